@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import { type Digest, VerifyingStream, isDigest } from '../digest/digest.js';
+import { AirlockError } from '../errors.js';
+import type { Manifest } from '../manifest/parse.js';
+import type { Descriptor } from '../manifest/schema.js';
+import type { RegistryClient } from '../registry/client.js';
+import { pushBlob, type BlobOpener, type UploadOptions, type UploadOutcome } from '../registry/upload.js';
+import type { ContentSink, ContentSource } from './types.js';
+
+/** One repository of a registry, as a source and a sink. */
+export class RegistryRepo implements ContentSource, ContentSink {
+  readonly name: string;
+  readonly registryRepo: { registry: string; repository: string };
+
+  constructor(
+    readonly client: RegistryClient,
+    readonly repository: string,
+    readonly upload: Omit<UploadOptions, 'mountFrom'> = {},
+  ) {
+    this.name = `${client.registry}/${repository}`;
+    this.registryRepo = { registry: client.registry, repository };
+  }
+
+  getManifest(reference: string): Promise<Manifest> {
+    return this.client.getManifest(this.repository, reference);
+  }
+
+  async openBlob(desc: Descriptor): Promise<Readable> {
+    const body = await this.client.getBlob(this.repository, desc);
+    const v = new VerifyingStream(desc.digest, desc.size, `${this.name}@${desc.digest}`);
+    body.on('error', (e) => v.destroy(e));
+    return body.pipe(v);
+  }
+
+  listTags(): Promise<string[]> {
+    return this.client.listTags(this.repository);
+  }
+
+  referrers(digest: Digest): Promise<Descriptor[] | undefined> {
+    return this.client.referrers(this.repository, digest);
+  }
+
+  async resolve(reference: string): Promise<Digest | undefined> {
+    return (await this.client.headManifest(this.repository, reference, true))?.digest;
+  }
+
+  async findManifest(reference: string): Promise<Manifest | undefined> {
+    try {
+      return await this.client.getManifest(this.repository, reference);
+    } catch (e) {
+      if (e instanceof AirlockError && e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
+
+  hasBlob(desc: Descriptor): Promise<boolean> {
+    return this.client.hasBlob(this.repository, desc.digest, true);
+  }
+
+  pushBlob(desc: Descriptor, open: BlobOpener, opts: { mountFrom?: string }): Promise<UploadOutcome> {
+    return pushBlob(this.client, this.repository, desc, open, { ...this.upload, ...opts });
+  }
+
+  pushManifest(m: Manifest, reference: string): Promise<{ subjectProcessed: boolean }> {
+    if (!isDigest(reference) && reference === '') throw new AirlockError('USAGE', 'empty tag');
+    return this.client.putManifest(this.repository, reference, m);
+  }
+}

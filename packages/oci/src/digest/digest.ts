@@ -1,0 +1,102 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { AirlockError } from '../errors.js';
+
+/** An OCI digest such as `sha256:<64 hex>`. */
+export type Digest = `${string}:${string}`;
+
+const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+export function isDigest(s: string): s is Digest {
+  return DIGEST_RE.test(s);
+}
+
+export function parseDigest(s: string, what = 'digest'): Digest {
+  if (!isDigest(s)) {
+    throw new AirlockError('BAD_INPUT', `invalid ${what} "${s}"`, {
+      hint: 'a digest is sha256: followed by 64 lowercase hex characters',
+    });
+  }
+  return s;
+}
+
+export function algorithmOf(d: Digest): 'sha256' | 'sha512' {
+  return d.startsWith('sha512:') ? 'sha512' : 'sha256';
+}
+
+export function hexOf(d: Digest): string {
+  return d.slice(d.indexOf(':') + 1);
+}
+
+export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): Digest {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+export function verifyBytes(bytes: Uint8Array, expected: Digest, what: string): void {
+  const actual = digestOf(bytes, algorithmOf(expected));
+  if (actual !== expected) {
+    throw new AirlockError('DIGEST_MISMATCH', `${what}: content digest ${actual} does not match expected ${expected}`, {
+      hint: 'the source served corrupted or tampered content; nothing was written',
+    });
+  }
+}
+
+/**
+ * A pass-through stream that hashes what flows through it and fails (before signalling the end)
+ * when the size or digest differs from what was expected. Because the error fires in `flush`, a
+ * consumer that commits only on a clean end (temp file + rename, upload PUT) never commits bad bytes.
+ */
+export class VerifyingStream extends Transform {
+  readonly #hash: Hash;
+  #seen = 0;
+
+  constructor(
+    readonly expected: Digest,
+    readonly expectedSize: number | undefined,
+    readonly what: string,
+  ) {
+    super();
+    this.#hash = createHash(algorithmOf(expected));
+  }
+
+  get bytesSeen(): number {
+    return this.#seen;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#seen += chunk.length;
+    if (this.expectedSize !== undefined && this.#seen > this.expectedSize) {
+      cb(
+        new AirlockError('DIGEST_MISMATCH', `${this.what}: more than the expected ${this.expectedSize} bytes received`, {
+          hint: 'the source served content that does not match its descriptor; nothing was written',
+        }),
+      );
+      return;
+    }
+    this.#hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.#seen !== this.expectedSize) {
+      cb(
+        new AirlockError(
+          'DIGEST_MISMATCH',
+          `${this.what}: received ${this.#seen} bytes, expected ${this.expectedSize}`,
+          { hint: 'the transfer was truncated or the source is corrupt; nothing was written' },
+        ),
+      );
+      return;
+    }
+    const actual = `${algorithmOf(this.expected)}:${this.#hash.digest('hex')}`;
+    if (actual !== this.expected) {
+      cb(
+        new AirlockError('DIGEST_MISMATCH', `${this.what}: content digest ${actual} does not match ${this.expected}`, {
+          hint: 'the source served corrupted or tampered content; nothing was written',
+        }),
+      );
+      return;
+    }
+    cb();
+  }
+}

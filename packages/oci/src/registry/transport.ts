@@ -1,0 +1,266 @@
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { AirlockError } from '../errors.js';
+import { drain } from '../util/body.js';
+import { sleep } from '../util/sleep.js';
+import { DEFAULT_CERTS_DIRS, isLoopback, tlsForHost } from './tls.js';
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { retries: 5, minDelayMs: 250, maxDelayMs: 30_000 };
+
+export interface TransportOptions {
+  insecureHosts?: readonly string[];
+  caFiles?: readonly string[];
+  certsDirs?: readonly string[];
+  retry?: Partial<RetryPolicy>;
+  userAgent?: string;
+  /** Injected dispatcher (tests use undici's MockAgent); bypasses TLS and proxy setup. */
+  dispatcher?: Dispatcher;
+  /** Called before each retry, for logs. */
+  onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** Registry host (with port) this request is for; `path` is appended. Absolute URLs are used as-is. */
+  host: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** A body factory, so a retried request can send its body again. */
+  body?: () => Buffer | Readable | string;
+  /** Retry transient failures (default: true unless the body is a one-shot stream). */
+  retry?: boolean;
+  /** Follow redirects (GET/HEAD only; Authorization is dropped when the host changes). */
+  followRedirects?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** The URL that finally answered (after redirects). */
+  url: string;
+}
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRY_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_NOT_YET_VALID',
+]);
+
+export function header(h: HttpResponse['headers'], name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Parse Retry-After (seconds or HTTP date) into milliseconds. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+/** Exponential backoff with full jitter, capped. */
+export function backoffMs(attempt: number, p: RetryPolicy, random = Math.random): number {
+  const exp = Math.min(p.maxDelayMs, p.minDelayMs * 2 ** attempt);
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+function errCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === 'string' && c !== 'UND_ERR') return c;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isPlainHttpAnswer(e: unknown): boolean {
+  const code = errCode(e);
+  const msg = String((e as Error)?.message ?? '');
+  return code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || /wrong version number|packet length too long/i.test(msg);
+}
+
+/**
+ * HTTP for registries over undici: per-host TLS (certs.d, --ca-file, insecure hosts), proxies from
+ * the environment, scheme detection for loopback and insecure hosts, redirects that never carry
+ * credentials to another host, and retries with backoff and jitter honouring Retry-After.
+ */
+export class Transport {
+  readonly #opts: TransportOptions;
+  readonly #retry: RetryPolicy;
+  readonly #dispatchers = new Map<string, Dispatcher>();
+  readonly #schemes = new Map<string, 'http' | 'https'>();
+  readonly #insecure: Set<string>;
+
+  constructor(opts: TransportOptions = {}) {
+    this.#opts = opts;
+    this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.#insecure = new Set(opts.insecureHosts ?? []);
+  }
+
+  isInsecure(host: string): boolean {
+    return this.#insecure.has(host) || this.#insecure.has(host.replace(/:\d+$/, ''));
+  }
+
+  #dispatcher(host: string): Dispatcher | undefined {
+    if (this.#opts.dispatcher) return this.#opts.dispatcher;
+    let d = this.#dispatchers.get(host);
+    if (!d) {
+      const tls = tlsForHost(host, {
+        certsDirs: [...(this.#opts.certsDirs ?? []), ...DEFAULT_CERTS_DIRS],
+        caFiles: [...(this.#opts.caFiles ?? [])],
+        insecure: this.isInsecure(host),
+      });
+      const useProxy = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => process.env[k]);
+      d = useProxy
+        ? new EnvHttpProxyAgent({ connect: tls, requestTls: tls })
+        : new Agent({ connect: tls, keepAliveTimeout: 30_000, connections: 32 });
+      this.#dispatchers.set(host, d);
+    }
+    return d;
+  }
+
+  /** The base URL for a host: https unless loopback/insecure hosts turn out to speak plain HTTP. */
+  #base(host: string): string {
+    const scheme = this.#schemes.get(host) ?? 'https';
+    return `${scheme}://${host}`;
+  }
+
+  #mayDowngrade(host: string): boolean {
+    return !this.#schemes.has(host) && (isLoopback(host) || this.isInsecure(host));
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const canRetry = req.retry ?? true;
+    let attempt = 0;
+    for (;;) {
+      let res: HttpResponse;
+      try {
+        res = await this.#once(req);
+      } catch (e) {
+        const code = errCode(e);
+        if (code && TLS_CODES.has(code)) {
+          throw new AirlockError('TLS', `TLS verification failed for ${req.host}: ${code}`, {
+            hint: `add its CA with --ca-file or /etc/docker/certs.d/${req.host}/ca.crt, or mark it --insecure-registry ${req.host}`,
+            cause: e,
+          });
+        }
+        if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+          throw new AirlockError('NETWORK', `cannot resolve registry host "${req.host.replace(/:\d+$/, '')}"`, {
+            hint: 'check the host name, DNS, or HTTPS_PROXY/NO_PROXY',
+            cause: e,
+          });
+        }
+        if (e instanceof AirlockError) throw e;
+        if (canRetry && attempt < this.#retry.retries && code && RETRY_CODES.has(code)) {
+          const delay = backoffMs(attempt, this.#retry);
+          this.#opts.onRetry?.({ url: `${req.host}${req.path}`, attempt: attempt + 1, delayMs: delay, reason: code });
+          await sleep(delay, req.signal);
+          attempt++;
+          continue;
+        }
+        throw new AirlockError('NETWORK', `${req.method} ${req.host}${req.path.split('?')[0]}: ${code ?? (e as Error).message}`, {
+          hint: 'the registry could not be reached; check that it is up and reachable',
+          cause: e,
+        });
+      }
+      if (canRetry && RETRY_STATUS.has(res.status) && attempt < this.#retry.retries) {
+        await drain(res.body);
+        const ra = retryAfterMs(header(res.headers, 'retry-after'));
+        const delay = ra !== undefined ? Math.min(ra, this.#retry.maxDelayMs) : backoffMs(attempt, this.#retry);
+        this.#opts.onRetry?.({ url: `${req.host}${req.path}`, attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
+        await sleep(delay, req.signal);
+        attempt++;
+        continue;
+      }
+      return res;
+    }
+  }
+
+  async #once(req: HttpRequest): Promise<HttpResponse> {
+    let url = /^https?:\/\//.test(req.path) ? req.path : `${this.#base(req.host)}${req.path}`;
+    let headers: Record<string, string> = { 'user-agent': this.#opts.userAgent ?? 'airlock', ...req.headers };
+    const originHost = new URL(url).host;
+    for (let hop = 0; hop < 6; hop++) {
+      const host = new URL(url).host;
+      let r: Dispatcher.ResponseData;
+      try {
+        r = await request(url, {
+          method: req.method,
+          headers,
+          body: req.body?.(),
+          dispatcher: this.#dispatcher(host),
+          signal: req.signal,
+          headersTimeout: 120_000,
+          bodyTimeout: 300_000,
+        });
+      } catch (e) {
+        if (url.startsWith('https:') && this.#mayDowngrade(host) && isPlainHttpAnswer(e)) {
+          this.#schemes.set(host, 'http');
+          url = `http:${url.slice('https:'.length)}`;
+          hop--;
+          continue;
+        }
+        throw e;
+      }
+      if (url.startsWith('https:') && !this.#schemes.has(host)) this.#schemes.set(host, 'https');
+      const location = r.headers.location;
+      if (
+        req.followRedirects !== false &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        [301, 302, 303, 307, 308].includes(r.statusCode) &&
+        typeof location === 'string'
+      ) {
+        await drain(r.body);
+        const next = new URL(location, url);
+        if (next.host !== originHost) {
+          // Never hand the registry's credentials to object storage or anyone else.
+          const { authorization: _a, Authorization: _b, ...rest } = headers;
+          headers = rest;
+        }
+        url = next.toString();
+        continue;
+      }
+      return { status: r.statusCode, headers: r.headers, body: r.body, url };
+    }
+    throw new AirlockError('NETWORK', `${req.method} ${req.host}${req.path}: too many redirects`, {
+      hint: 'the registry or a proxy is redirecting in a loop',
+    });
+  }
+
+  /** Resolve a Location header against the registry host, keeping the detected scheme. */
+  absolute(host: string, location: string): string {
+    return new URL(location, `${this.#base(host)}/`).toString();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#dispatchers.values()].map((d) => d.close().catch(() => undefined)));
+    this.#dispatchers.clear();
+  }
+}

@@ -1,0 +1,78 @@
+import type { Digest } from '../digest/digest.js';
+import { Limiter, Once } from '../util/limit.js';
+import type { ContentSource } from '../content/types.js';
+import type { BlobAction, EventSink } from './events.js';
+import type { PlatformSpec } from './platform.js';
+
+/** Repositories on each registry known (this run) to hold a blob: candidates for a mount. */
+export class MountIndex {
+  readonly #m = new Map<string, Map<Digest, Set<string>>>();
+
+  add(registry: string, digest: Digest, repo: string): void {
+    let byDigest = this.#m.get(registry);
+    if (!byDigest) this.#m.set(registry, (byDigest = new Map()));
+    let repos = byDigest.get(digest);
+    if (!repos) byDigest.set(digest, (repos = new Set()));
+    repos.add(repo);
+  }
+
+  candidate(registry: string, digest: Digest, except: string): string | undefined {
+    for (const r of this.#m.get(registry)?.get(digest) ?? []) if (r !== except) return r;
+    return undefined;
+  }
+}
+
+export interface TransferOptions {
+  /** Only these platforms of a multi-platform image (default: all, index copied byte-identical). */
+  platforms?: PlatformSpec[];
+  /** Copy signatures, attestations, SBOMs and OCI referrers (default true). */
+  referrers?: boolean;
+  dryRun?: boolean;
+  /** Parallel blob transfers across the whole run. */
+  concurrency?: number;
+  /** Copy even when the destination tag already points at the source digest. */
+  force?: boolean;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+}
+
+/** State shared by every image of one run: limits, dedupe, mount candidates, caches. */
+export class TransferContext {
+  readonly blobLimiter: Limiter;
+  readonly blobOnce = new Once<string, { action: BlobAction; owner: object }>();
+  readonly manifestOnce = new Once<string, boolean>();
+  readonly mounts = new MountIndex();
+  readonly #tags = new Map<ContentSource, Promise<Set<string>>>();
+  readonly emit: EventSink;
+  #nextId = 1;
+
+  constructor(readonly options: TransferOptions = {}) {
+    this.blobLimiter = new Limiter(Math.max(1, options.concurrency ?? 8));
+    this.emit = options.onEvent ?? (() => undefined);
+  }
+
+  get dryRun(): boolean {
+    return this.options.dryRun ?? false;
+  }
+
+  get referrers(): boolean {
+    return this.options.referrers ?? true;
+  }
+
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** A source's tags, listed once per run (cosign and fallback tags are found here). */
+  tagsOf(source: ContentSource): Promise<Set<string>> {
+    let p = this.#tags.get(source);
+    if (!p) {
+      p = source.listTags().then(
+        (t) => new Set(t),
+        () => new Set<string>(),
+      );
+      this.#tags.set(source, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,115 @@
+import { type Digest, hexOf } from '../digest/digest.js';
+import { MediaType } from '../manifest/mediatypes.js';
+import { type Manifest, parseManifest } from '../manifest/parse.js';
+import type { Descriptor } from '../manifest/schema.js';
+import type { ContentSink, ContentSource } from '../content/types.js';
+import type { TransferContext } from './context.js';
+import type { ImageScope } from './copy.js';
+import { copyManifest } from './copy.js';
+
+/** cosign's tag-based attachments: signatures, attestations, SBOMs. */
+export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
+
+export function cosignTag(digest: Digest, suffix: (typeof COSIGN_SUFFIXES)[number]): string {
+  return `sha256-${hexOf(digest)}.${suffix}`;
+}
+
+/** The OCI 1.1 referrers fallback tag for registries without the referrers API. */
+export function fallbackTag(digest: Digest): string {
+  return `sha256-${hexOf(digest)}`;
+}
+
+/** A referrer's descriptor as the referrers API lists it (artifactType from the manifest). */
+export function referrerDescriptor(m: Manifest): Descriptor {
+  const artifactType = m.kind === 'image' ? (m.image.artifactType ?? m.image.config.mediaType) : m.index.artifactType;
+  const annotations = m.kind === 'image' ? m.image.annotations : m.index.annotations;
+  return {
+    mediaType: m.mediaType,
+    digest: m.digest,
+    size: m.bytes.length,
+    ...(artifactType ? { artifactType } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
+}
+
+/**
+ * Copy everything that refers to the given manifests, recursively: cosign's `.sig/.att/.sbom` tags,
+ * and OCI 1.1 referrers (from the referrers API, else the `sha256-<hex>` fallback tag index). At a
+ * destination without the referrers API the fallback tag index is maintained (merged, not replaced).
+ */
+export async function copyReferrers(subjects: Digest[], source: ContentSource, sink: ContentSink, ctx: TransferContext, scope: ImageScope): Promise<void> {
+  const todo = subjects.filter((d) => !scope.visited.has(`ref|${d}`));
+  if (!todo.length) return;
+  todo.forEach((d) => scope.visited.add(`ref|${d}`));
+  const tags = await ctx.tagsOf(source);
+  await Promise.all(todo.map((d) => referrersOf(d, tags, source, sink, ctx, scope)));
+}
+
+async function referrersOf(subject: Digest, tags: Set<string>, source: ContentSource, sink: ContentSink, ctx: TransferContext, scope: ImageScope): Promise<void> {
+  const jobs: Promise<void>[] = [];
+  for (const suffix of COSIGN_SUFFIXES) {
+    const tag = cosignTag(subject, suffix);
+    if (tags.has(tag)) jobs.push(copyAttached(source, tag, sink, tag, ctx, scope));
+  }
+  let list = await source.referrers(subject);
+  let sourceFallback: Manifest | undefined;
+  const ftag = fallbackTag(subject);
+  if (list === undefined && tags.has(ftag)) {
+    sourceFallback = await source.getManifest(ftag);
+    list = sourceFallback.kind === 'index' ? sourceFallback.index.manifests : [];
+  }
+  const referrers = list ?? [];
+  let processedBySink = false;
+  for (const desc of referrers) {
+    jobs.push(
+      (async () => {
+        const r = await copyAttachedByDigest(source, desc.digest, sink, ctx, scope);
+        if (r) processedBySink = true;
+      })(),
+    );
+  }
+  await Promise.all(jobs);
+  if (referrers.length && !processedBySink && !ctx.dryRun) {
+    await updateFallbackIndex(sink, subject, referrers, sourceFallback);
+  }
+}
+
+/** Copy a tagged attachment (cosign) and its own referrers. */
+async function copyAttached(source: ContentSource, ref: string, sink: ContentSink, tag: string, ctx: TransferContext, scope: ImageScope): Promise<void> {
+  const m = await source.getManifest(ref);
+  if ((await sink.resolve(tag)) !== m.digest) await copyManifest(m, tag, { source, sink }, ctx, scope);
+  scope.stats.referrers++;
+  await copyReferrers([m.digest], source, sink, ctx, scope);
+}
+
+/** Copy a referrer by digest; true when the sink indexed its subject itself (referrers API). */
+async function copyAttachedByDigest(source: ContentSource, digest: Digest, sink: ContentSink, ctx: TransferContext, scope: ImageScope): Promise<boolean> {
+  let processed = false;
+  if ((await sink.resolve(digest)) !== digest) {
+    const m = await source.getManifest(digest);
+    processed = (await copyManifest(m, digest, { source, sink }, ctx, scope)).subjectProcessed;
+  }
+  scope.stats.referrers++;
+  await copyReferrers([digest], source, sink, ctx, scope);
+  return processed;
+}
+
+/**
+ * Keep the destination's `sha256-<hex>` index listing every referrer: add what is missing, keep what
+ * is there. When the destination has none yet, the source's index is pushed byte-identical.
+ */
+export async function updateFallbackIndex(sink: ContentSink, subject: Digest, referrers: Descriptor[], sourceIndex?: Manifest): Promise<void> {
+  const tag = fallbackTag(subject);
+  const existing = await sink.findManifest(tag);
+  const have = existing?.kind === 'index' ? existing.index.manifests : [];
+  const missing = referrers.filter((r) => !have.some((h) => h.digest === r.digest));
+  if (!missing.length && existing) return;
+  let m: Manifest;
+  if (!existing && sourceIndex) {
+    m = sourceIndex;
+  } else {
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...have, ...missing] }));
+    m = parseManifest(bytes, MediaType.OciIndex, `referrers index ${tag}`);
+  }
+  await sink.pushManifest(m, tag);
+}
