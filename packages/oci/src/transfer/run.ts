@@ -72,7 +72,7 @@ class Endpoints {
 }
 
 function describe(loc: Location, tag?: string): string {
-  if (loc.kind === 'layout') return `oci:${loc.dir}${tag ? `:${tag}` : ''}`;
+  if (loc.kind === 'layout') return `oci:${loc.dir}${(tag ?? loc.tag) ? `:${tag ?? loc.tag}` : ''}`;
   return formatReference(tag && !loc.ref.tag ? { ...loc.ref, tag } : loc.ref);
 }
 

@@ -1,0 +1,14 @@
+import { Command } from 'commander';
+import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
+import { runCli } from '@airlock/step-kit';
+
+export const VERSION = '0.1.0';
+
+void runCli((setExit) =>
+  new Command('airlock')
+    .description('Move images, signatures and attestations into air-gapped networks, verified and digest-pinned.')
+    .version(VERSION)
+    .addCommand(buildCopyCommand(setExit))
+    .addCommand(buildMirrorCommand(setExit))
+    .addHelpText('after', '\nRun "airlock COMMAND --help" for a command\'s options, examples and exit codes.\n'),
+);

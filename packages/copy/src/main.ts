@@ -1,0 +1,4 @@
+import { runCli, standalone } from '@airlock/step-kit';
+import { buildCopyCommand } from './commands.js';
+
+void runCli(standalone('copy', buildCopyCommand));

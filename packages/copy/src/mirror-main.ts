@@ -1,0 +1,4 @@
+import { runCli, standalone } from '@airlock/step-kit';
+import { buildMirrorCommand } from './commands.js';
+
+void runCli(standalone('mirror', buildMirrorCommand));

@@ -1,0 +1,80 @@
+export { AirlockCosignError, isAirlockCosignError, type CosignErrorCode } from './errors.js';
+export { keyAlgorithm, defaultHash, type KeyAlgorithm } from './keys/algorithm.js';
+export {
+  COSIGN_PRIVATE_KEY_PEM_TYPE,
+  SIGSTORE_PRIVATE_KEY_PEM_TYPE,
+  ACCEPTED_SCRYPT_N,
+  EncryptedKeySchema,
+  type EncryptedKey,
+} from './keys/encrypted.js';
+export {
+  encryptPrivateKey,
+  generateKeyPair,
+  importKeyPair,
+  readEncryptedPrivateKey,
+  readPlainPrivateKey,
+  type CosignKeyPair,
+  type CosignKeyPairPem,
+  type EncryptOptions,
+} from './keys/private.js';
+export {
+  publicKeyHint,
+  publicKeyOfCertificate,
+  publicKeyToPem,
+  readCertificate,
+  readCertificates,
+  readPublicKey,
+  toPublicKey,
+} from './keys/public.js';
+export {
+  buildSimpleSigningPayload,
+  parseSimpleSigningPayload,
+  SimpleSigningPayloadSchema,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+  COSIGN_SIGNATURE_TYPE,
+  type SimpleSigningInput,
+  type SimpleSigningPayload,
+} from './simplesigning.js';
+export { cosignDockerReference, identityMatches, parseReference, type IdentityPolicy, type ParsedReference } from './reference.js';
+export {
+  signBytes,
+  signImage,
+  SIGNATURE_ANNOTATION,
+  CERTIFICATE_ANNOTATION,
+  CHAIN_ANNOTATION,
+  BUNDLE_ANNOTATION,
+  RFC3161_TIMESTAMP_ANNOTATION,
+  type Ed25519Mode,
+  type ImageSignature,
+  type SignBytesOptions,
+  type SignImageInput,
+} from './sign.js';
+export {
+  verifyBytes,
+  verifyCosignSignature,
+  verifyCosignSignatureWithCertificate,
+  type CertificateSignatureResult,
+  type CosignSignatureResult,
+  type VerifyBytesOptions,
+  type VerifyCertificateSignatureInput,
+  type VerifyCosignSignatureInput,
+  type VerifyFailureReason,
+} from './verify.js';
+export {
+  certificateIdentity,
+  checkCertificatePolicy,
+  verifyCertificateChain,
+  type CertificateIdentity,
+  type CertificatePolicy,
+  type ChainOptions,
+} from './certs.js';
+export { verifyRekorBundle, RekorBundleSchema, type RekorBundle, type RekorBundleVerification, type VerifyRekorBundleInput } from './rekor.js';
+export {
+  parseTrustedRootJson,
+  publicGoodTrustedRoot,
+  tlogKeyFromPublicKey,
+  tlogKeysFromTrustedRoot,
+  TrustedRootJsonSchema,
+  type TlogKey,
+  type TrustedRootJson,
+} from './trustedroot.js';

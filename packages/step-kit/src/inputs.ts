@@ -1,0 +1,71 @@
+import { Command, Option } from 'commander';
+
+/**
+ * A step's inputs, defined once. The CLI is built from this; the GitLab component `spec: inputs`,
+ * the Jenkins step parameters and the GitHub action inputs are generated from the same data.
+ */
+export interface InputDef {
+  /** kebab-case name: CLI `--name`, GitLab input `name`, action input `name`. */
+  name: string;
+  type: 'string' | 'boolean' | 'number' | 'string[]';
+  description: string;
+  default?: string | number | boolean | string[];
+  /** A positional argument (in order) instead of an option. */
+  positional?: boolean;
+  required?: boolean;
+  /** Secrets are never accepted in argv: only from this environment variable (or a file). */
+  secret?: boolean;
+  env?: string;
+  /** Shown as the option's value in --help, e.g. HOST. */
+  valueName?: string;
+  short?: string;
+  /** Only for the CLI (e.g. --json); wrappers do not expose it. */
+  cliOnly?: boolean;
+}
+
+export interface StepDef {
+  /** Command name, e.g. `copy`. */
+  name: string;
+  summary: string;
+  /** Extra help text: examples, exit codes, environment. */
+  help: string;
+  inputs: InputDef[];
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function parseNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} takes a non-negative number, got "${v}"`);
+    return n;
+  };
+}
+
+/** Build a commander command from a step definition. Secrets are not exposed as options. */
+export function commandFor(step: StepDef, action: (args: string[], opts: Record<string, unknown>) => Promise<void>): Command {
+  const cmd = new Command(step.name).description(step.summary);
+  for (const input of step.inputs) {
+    if (input.secret) continue;
+    if (input.positional) {
+      const label = input.valueName ?? input.name.toUpperCase();
+      cmd.argument(input.required ? `<${label}>` : `[${label}]`, input.description);
+      continue;
+    }
+    const flag = input.type === 'boolean' ? `--${input.name}` : `--${input.name} <${input.valueName ?? 'VALUE'}>`;
+    const opt = new Option(input.short ? `-${input.short}, ${flag}` : flag, input.description);
+    if (input.type === 'string[]') opt.argParser(collect);
+    if (input.type === 'number') opt.argParser(parseNumber(input.name));
+    if (input.default !== undefined && !(Array.isArray(input.default) && input.default.length === 0)) opt.default(input.default);
+    if (input.env) opt.env(input.env);
+    cmd.addOption(opt);
+  }
+  cmd.addHelpText('after', `\n${step.help.trim()}\n`);
+  cmd.action(async (...a: unknown[]) => {
+    const c = a[a.length - 1] as Command;
+    await action(c.args, c.opts());
+  });
+  return cmd;
+}

@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, ExitCode, formatError } from './exit.js';
+
+export type CommandBuilder = (setExit: (code: number) => void) => Command;
+
+function configure(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  cmd.showHelpAfterError('(run with --help for usage)');
+  for (const sub of cmd.commands) configure(sub);
+}
+
+/**
+ * Run a CLI: the program's action sets the exit code; any thrown error becomes one line on stderr
+ * (never a stack trace) and exit 2 for usage/input errors, 1 otherwise.
+ */
+export async function runCli(build: (setExit: (code: number) => void) => Command, argv = process.argv): Promise<never> {
+  let code: number = ExitCode.Ok;
+  // `airlock ... | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(code);
+  });
+  const program = build((c) => (code = c));
+  configure(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; parse problems are usage errors
+      code = e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    } else {
+      process.stderr.write(`${formatError(e)}\n`);
+      code = exitCodeFor(e);
+    }
+  }
+  // Let stdout drain (large --json output through a pipe) before exiting.
+  await new Promise<void>((r) => (process.stdout.writableLength ? process.stdout.once('drain', () => r()) : r()));
+  process.exit(code);
+}
+
+/** A single-step program (dist/copy.cjs): the step is the root command. */
+export function standalone(name: string, builder: CommandBuilder): (setExit: (code: number) => void) => Command {
+  return (setExit) => builder(setExit).name(name);
+}

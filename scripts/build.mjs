@@ -1,0 +1,33 @@
+// Bundle each entrypoint into one self-contained CommonJS file in dist/ that runs with plain
+// `node` (>= 20) and no node_modules: what gets carried into an air-gapped runner.
+import { build } from 'esbuild';
+import { chmod } from 'node:fs/promises';
+
+export const entrypoints = {
+  airlock: 'packages/cli/src/main.ts',
+  copy: 'packages/copy/src/main.ts',
+  mirror: 'packages/copy/src/mirror-main.ts',
+};
+
+const only = process.argv.slice(2);
+await Promise.all(
+  Object.entries(entrypoints)
+    .filter(([name]) => !only.length || only.includes(name))
+    .map(async ([name, entry]) => {
+      const outfile = `dist/${name}.cjs`;
+      await build({
+        entryPoints: [entry],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        banner: { js: '#!/usr/bin/env node' },
+        legalComments: 'none',
+        sourcemap: false,
+        minify: false,
+        logLevel: 'warning',
+      });
+      await chmod(outfile, 0o755);
+    }),
+);
