@@ -14,7 +14,6 @@ export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 /** Media type of a legacy cosign attestation layer (`.att` tag). */
 export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
 /** Also accept URL-safe base64, which the DSSE spec allows readers to take. */
 const base64any = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'not base64');
 
@@ -24,7 +23,6 @@ export const DsseEnvelopeSchema = z.object({
   signatures: z.array(z.object({ keyid: z.string().optional(), sig: base64any })),
 });
 export type DsseEnvelope = z.infer<typeof DsseEnvelopeSchema>;
-void base64;
 
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
   const type = Buffer.from(payloadType, 'utf8');

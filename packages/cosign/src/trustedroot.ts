@@ -8,10 +8,10 @@ import { z } from 'zod';
 import seeds from '@sigstore/tuf/seeds.json' with { type: 'json' };
 import { AirlockCosignError, messageOf } from './errors.js';
 
-const TimeRange = z.object({ start: z.string().optional(), end: z.string().optional() });
-const PublicKeySchema = z.object({ rawBytes: z.string().optional(), keyDetails: z.string().optional(), validFor: TimeRange.optional() });
-const TlogSchema = z.object({ baseUrl: z.string().optional(), publicKey: PublicKeySchema, logId: z.object({ keyId: z.string() }) });
-const CaSchema = z.object({ certChain: z.object({ certificates: z.array(z.object({ rawBytes: z.string() })) }).optional(), validFor: TimeRange.optional() });
+const TimeRange = z.object({ start: z.string().nullish(), end: z.string().nullish() });
+const PublicKeySchema = z.object({ rawBytes: z.string().nullish(), keyDetails: z.string().nullish(), validFor: TimeRange.nullish() });
+const TlogSchema = z.object({ baseUrl: z.string().nullish(), publicKey: PublicKeySchema, logId: z.object({ keyId: z.string() }) });
+const CaSchema = z.object({ certChain: z.object({ certificates: z.array(z.object({ rawBytes: z.string() })) }).nullish(), validFor: TimeRange.nullish() });
 
 export const TrustedRootJsonSchema = z.looseObject({
   mediaType: z.string(),
@@ -42,13 +42,13 @@ export function parseTrustedRootJson(input: unknown): TrustedRootJson {
   if (!parsed.success) throw invalid(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const root = parsed.data;
   if (!root.mediaType.startsWith('application/vnd.dev.sigstore.trustedroot')) throw invalid(`unexpected mediaType ${root.mediaType}`);
-  const checkRange = (where: string, r: { start?: string | undefined; end?: string | undefined } | undefined, required: boolean): void => {
+  const checkRange = (where: string, r: { start?: string | null | undefined; end?: string | null | undefined } | null | undefined, required: boolean): void => {
     if (!r) {
       if (required) throw invalid(`${where} has no validFor`);
       return;
     }
     if (!r.start) throw invalid(`${where}.validFor has no start`);
-    if (Number.isNaN(Date.parse(r.start)) || (r.end !== undefined && Number.isNaN(Date.parse(r.end)))) throw invalid(`${where}.validFor is not a valid time range`);
+    if (Number.isNaN(Date.parse(r.start)) || (r.end != null && Number.isNaN(Date.parse(r.end)))) throw invalid(`${where}.validFor is not a valid time range`);
   };
   root.tlogs?.forEach((t, i) => checkRange(`tlogs[${i}].publicKey`, t.publicKey.validFor, false));
   root.ctlogs?.forEach((t, i) => checkRange(`ctlogs[${i}].publicKey`, t.publicKey.validFor, false));
