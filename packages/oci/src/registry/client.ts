@@ -6,7 +6,7 @@ import { type Manifest, parseManifest } from '../manifest/parse.js';
 import { indexSchema, type Descriptor } from '../manifest/schema.js';
 import { apiHost } from '../ref/reference.js';
 import { drain, readLimited } from '../util/body.js';
-import { Authenticator, pullScope, pushScope } from './auth.js';
+import { Authenticator, pullScope, pushScope, unauthorized } from './auth.js';
 import type { CredentialProvider } from './credentials.js';
 import { responseError } from './errors.js';
 import { header, type HttpRequest, type HttpResponse, Transport } from './transport.js';
@@ -48,6 +48,10 @@ export class RegistryClient {
       await drain(res.body);
       const fresh = await this.auth.challenged(this.host, this.registry, scopes, header(res.headers, 'www-authenticate'));
       res = await this.transport.request(withAuth(fresh));
+      if (res.status === 401) {
+        await drain(res.body);
+        throw unauthorized(this.registry, (await this.auth.credentials.get(this.registry)) !== undefined);
+      }
     }
     return res;
   }

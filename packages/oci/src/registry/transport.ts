@@ -221,7 +221,7 @@ export class Transport {
           bodyTimeout: 300_000,
         });
       } catch (e) {
-        if (url.startsWith('https:') && this.#mayDowngrade(host) && isPlainHttpAnswer(e)) {
+        if (url.startsWith('https:') && isPlainHttpAnswer(e) && (this.#schemes.get(host) === 'http' || this.#mayDowngrade(host))) {
           this.#schemes.set(host, 'http');
           url = `http:${url.slice('https:'.length)}`;
           hop--;
