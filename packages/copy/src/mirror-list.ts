@@ -73,7 +73,7 @@ export interface Rewrite {
 
 export function parseRewrite(s: string): Rewrite {
   const i = s.indexOf('=');
-  if (i <= 0 || i === s.length - 1) throw new AirlockError('USAGE', `invalid --rewrite "${s}"`, { hint: 'write OLD=NEW, e.g. gcr.io/acme=registry.local/acme' });
+  if (i <= 0 || i === s.length - 1) throw new AirlockError('USAGE', `invalid --rewrite "${s}": expected OLD=NEW`, { hint: 'write OLD=NEW, e.g. gcr.io/acme=registry.local/acme' });
   return { from: s.slice(0, i).replace(/\/+$/, ''), to: s.slice(i + 1).replace(/\/+$/, '') };
 }
 
@@ -98,14 +98,16 @@ export function destinationFor(source: string, opts: { to?: string; rewrites: Re
   });
 }
 
-/** Normalise the OLD side of a rewrite the way image names are (nginx → docker.io/library/nginx). */
-function normaliseName(prefix: string): string {
-  try {
-    const r = parseReference(prefix, { defaultTag: false });
-    return repositoryName(r);
-  } catch {
-    return prefix;
-  }
+/**
+ * Normalise the OLD side of a rewrite: a prefix with a host is used as written (index.docker.io →
+ * docker.io); one without a host is on Docker Hub (bitnami → docker.io/bitnami).
+ */
+export function normaliseName(prefix: string): string {
+  const slash = prefix.indexOf('/');
+  const first = slash < 0 ? prefix : prefix.slice(0, slash);
+  const hasHost = first.includes('.') || first.includes(':') || first === 'localhost';
+  if (!hasHost) return `docker.io/${prefix}`;
+  return prefix.replace(/^(index\.docker\.io|registry-1\.docker\.io)(?=\/|$)/, 'docker.io');
 }
 
 /** Turn entries into jobs, checking every reference before anything is copied. */

@@ -133,3 +133,4 @@ export {
   type SignAttestationInput,
   type VerifyAttestationInput,
 } from './attestation.js';
+export { signKeyless, signBlobKeyless, signImageKeyless, type KeylessOptions } from './keyless.js';

@@ -1,6 +1,6 @@
 import type { Digest } from '../digest/digest.js';
 import { Limiter, Once } from '../util/limit.js';
-import type { ContentSource } from '../content/types.js';
+import type { ContentSink, ContentSource } from '../content/types.js';
 import type { BlobAction, EventSink } from './events.js';
 import type { PlatformSpec } from './platform.js';
 
@@ -43,6 +43,7 @@ export class TransferContext {
   readonly manifestOnce = new Once<string, boolean>();
   readonly mounts = new MountIndex();
   readonly #tags = new Map<ContentSource, Promise<Set<string>>>();
+  readonly #leaders = new Map<string, { repo: string; done: Promise<void> }>();
   readonly emit: EventSink;
   #nextId = 1;
 
@@ -57,6 +58,26 @@ export class TransferContext {
 
   get referrers(): boolean {
     return this.options.referrers ?? true;
+  }
+
+  /**
+   * Several images of a run often share a base layer, each going to its own repository. The first
+   * to need a blob on a registry transfers it; the others wait for it and then mount it instead of
+   * uploading the same bytes again. Waiting happens outside the blob limiter, so it never starves.
+   */
+  async leadOrFollow(sink: ContentSink, digest: Digest): Promise<(() => void) | undefined> {
+    const dst = sink.registryRepo;
+    if (!dst) return undefined;
+    const key = `${dst.registry}|${digest}`;
+    const leader = this.#leaders.get(key);
+    if (!leader) {
+      let finish!: () => void;
+      const done = new Promise<void>((r) => (finish = r));
+      this.#leaders.set(key, { repo: dst.repository, done });
+      return finish;
+    }
+    if (leader.repo !== dst.repository) await leader.done;
+    return undefined;
   }
 
   nextId(): number {

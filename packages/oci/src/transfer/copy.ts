@@ -131,12 +131,18 @@ export async function copyManifest(m: Manifest, destRef: string, req: Pick<CopyR
 async function copyBlob(desc: Descriptor, req: Pick<CopyRequest, 'source' | 'sink'>, ctx: TransferContext, scope: ImageScope): Promise<void> {
   const { source, sink } = req;
   const key = `${sink.name}|${desc.digest}`;
-  const outcome = await ctx.blobOnce.get(key, () =>
-    ctx.blobLimiter.run(async () => {
-      const action = await transferBlob(desc, source, sink, ctx, scope.id);
-      return { action, owner: scope };
-    }),
-  );
+  const finish = await ctx.leadOrFollow(sink, desc.digest);
+  let outcome;
+  try {
+    outcome = await ctx.blobOnce.get(key, () =>
+      ctx.blobLimiter.run(async () => {
+        const action = await transferBlob(desc, source, sink, ctx, scope.id);
+        return { action, owner: scope };
+      }),
+    );
+  } finally {
+    finish?.();
+  }
   // Another image of this run moved it: for this one it was already there.
   const action = outcome.owner === scope ? outcome.action : 'skipped';
   if (action === 'uploaded' || action === 'planned') {

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { AirlockError, apiHost, formatReference, parseLocation, parseReference } from '../src/index.js';
+
+describe('parseReference (docker normalisation)', () => {
+  it.each([
+    ['nginx', 'docker.io/library/nginx:latest'],
+    ['nginx:1.27', 'docker.io/library/nginx:1.27'],
+    ['user/app', 'docker.io/user/app:latest'],
+    ['docker.io/nginx', 'docker.io/library/nginx:latest'],
+    ['index.docker.io/library/nginx:1', 'docker.io/library/nginx:1'],
+    ['localhost/app', 'localhost/app:latest'],
+    ['localhost:5000/a/b/c:v1', 'localhost:5000/a/b/c:v1'],
+    ['127.0.0.1:5000/app:v1', '127.0.0.1:5000/app:v1'],
+    ['gcr.io/proj/img@sha256:' + 'a'.repeat(64), 'gcr.io/proj/img@sha256:' + 'a'.repeat(64)],
+    ['gcr.io/proj/img:1.0@sha256:' + 'b'.repeat(64), 'gcr.io/proj/img:1.0@sha256:' + 'b'.repeat(64)],
+    ['[::1]:5000/x:y', '[::1]:5000/x:y'],
+    ['docker://quay.io/org/tool:v2'.slice(9), 'quay.io/org/tool:v2'],
+  ])('%s → %s', (input, want) => {
+    expect(formatReference(parseReference(input))).toBe(want);
+  });
+
+  it.each([
+    ['', /empty/],
+    ['UPPER/case', /lowercase/],
+    ['host.io/Repo', /not a valid repository/],
+    ['app:bad tag', /not a valid tag|not a valid repository/],
+    ['app@sha256:short', /not a sha256/],
+    ['host.io/', /repository is missing/],
+    ['a'.repeat(300), /255/],
+  ])('rejects %j', (input, re) => {
+    expect(() => parseReference(input)).toThrowError(re);
+    try {
+      parseReference(input);
+    } catch (e) {
+      expect(e).toBeInstanceOf(AirlockError);
+      expect((e as AirlockError).code).toBe('BAD_REFERENCE');
+      expect((e as AirlockError).hint).toMatch(/HOST/);
+    }
+  });
+
+  it('talks to registry-1.docker.io for Docker Hub', () => {
+    expect(apiHost(parseReference('nginx').registry)).toBe('registry-1.docker.io');
+    expect(apiHost('ghcr.io')).toBe('ghcr.io');
+  });
+
+  it('can leave the tag unset for destinations', () => {
+    expect(parseReference('reg.local/a', { defaultTag: false }).tag).toBeUndefined();
+  });
+});
+
+describe('parseLocation', () => {
+  it('reads oci:DIR[:TAG], docker:// and plain references', () => {
+    expect(parseLocation('oci:/tmp/x:v1')).toMatchObject({ kind: 'layout', dir: '/tmp/x', tag: 'v1' });
+    expect(parseLocation('oci:rel/dir')).toMatchObject({ kind: 'layout', dir: 'rel/dir' });
+    expect(parseLocation('docker://reg.io/a:b')).toMatchObject({ kind: 'registry', ref: { registry: 'reg.io', repository: 'a', tag: 'b' } });
+    expect(() => parseLocation('oci:')).toThrowError(/directory is missing/);
+    expect(() => parseLocation('oci:/x:bad tag')).toThrowError(/not a valid tag/);
+    expect(() => parseLocation('docker-archive:/x.tar')).toThrowError(/unsupported transport/);
+  });
+});
