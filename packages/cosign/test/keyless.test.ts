@@ -4,7 +4,7 @@
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, rekorHandler } from '@sigstore/mock';
+import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, rekorHandler, type HandlerFn } from '@sigstore/mock';
 // Test-only deep import: the helper @sigstore/mock's own mockFulcio uses to register a handler with its nock.
 import { mock } from '@sigstore/mock/dist/mock.js';
 import { AirlockCosignError, signBlobKeyless, signImageKeyless, verifyBlob, verifyImageBundle } from '../src/index.js';
@@ -19,6 +19,31 @@ const b64url = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url
 const token = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ iss: ISSUER, sub: SUBJECT, aud: 'sigstore', exp: Math.floor(Date.now() / 1000) + 600 })}.c2ln`;
 
 let trustedRoot: object;
+
+/**
+ * The mock logs proposed entries verbatim; real Rekor canonicalises a proposed `dsse` entry into
+ * {envelopeHash, payloadHash, signatures[{signature, verifier}]}. Do that here so the logged body
+ * is what a real log would hold, then delegate to the mock's own handler (SET, inclusion proof).
+ */
+function rekordLikeHandler(tlog: Awaited<ReturnType<typeof initializeTLog>>): { path: string; fn: HandlerFn } {
+  const inner = rekorHandler(tlog, { strict: true });
+  const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  return {
+    path: inner.path,
+    fn: async (body: string) => {
+      const entry = JSON.parse(body);
+      if (entry.kind === 'dsse' && entry.spec?.proposedContent) {
+        const env = JSON.parse(entry.spec.proposedContent.envelope);
+        entry.spec = {
+          envelopeHash: { algorithm: 'sha256', value: sha256(entry.spec.proposedContent.envelope) },
+          payloadHash: { algorithm: 'sha256', value: sha256(Buffer.from(env.payload, 'base64')) },
+          signatures: env.signatures.map((s: { sig: string }) => ({ signature: s.sig, verifier: entry.spec.proposedContent.verifiers[0] })),
+        };
+      }
+      return inner.fn(JSON.stringify(entry));
+    },
+  };
+}
 let nockModule: { cleanAll(): void; restore(): void; activate(): void; isActive(): boolean; disableNetConnect(): void; enableNetConnect(): void } | undefined;
 
 beforeAll(async () => {
@@ -28,13 +53,13 @@ beforeAll(async () => {
   const tlog = await initializeTLog(REKOR, keyPair);
   // @sigstore/mock registers handlers through its own nock; grab it to clean up and to forbid real network use.
   const { createRequire } = await import('node:module');
-  const req = createRequire(require.resolve('@sigstore/mock/dist/mock.js'));
+  const req = createRequire(createRequire(import.meta.url).resolve('@sigstore/mock/dist/mock.js'));
   nockModule = req('nock');
   nockModule!.disableNetConnect();
   // Register each handler several times: every signing call consumes one interception.
   for (let i = 0; i < 4; i++) {
     mock(FULCIO, fulcioHandler(ca, { strict: true }));
-    mock(REKOR, rekorHandler(tlog, { strict: true }));
+    mock(REKOR, rekordLikeHandler(tlog));
   }
   const spki = keyPair.publicKey.export({ format: 'der', type: 'spki' });
   const keyId = createHash('sha256').update(spki).digest('base64');

@@ -1,0 +1,453 @@
+#!/usr/bin/env node
+// Airlock mirror benchmark: Airlock vs. `skopeo copy` one image after another, against the registry's
+// own ingest ceiling, on loopback, with added latency, for a no-op re-run, and peak RSS on one big
+// layer. Plain Node script: `npm run bench` or `node bench/mirror.mjs [--quick] [--json FILE]`.
+// See bench/README.md for what each number means.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDelayProxy } from './delay-proxy.mjs';
+import { pushBlobsRaw, readLayout, verifyMirror } from './lib/ingest.mjs';
+import { startRegistry } from './lib/registry.mjs';
+import { cleanupAll, makeTempDir, mb, MB, median, onAsyncCleanup, pct, pool, ratio, run, sec } from './lib/util.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const MKIMAGES = path.resolve(ROOT, '..', 'shared', 'fixtures', 'mkimages.py');
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+const HELP = `usage: node bench/mirror.mjs [options]
+
+  --quick                 small smoke run (4 images of 2x2 MB + 4 MB base, 64 MB big layer, 1 round)
+  --json FILE             also write every measurement as JSON to FILE
+  --rounds N              measurement rounds (default 3; 1 with --quick); medians are compared
+  --images N --layers K --layer-mb MB --shared-base MB    the synthetic image set (default 20, 3, 8, 30)
+  --big-mb MB             size of the single layer for the peak-RSS run (default 1024)
+  --delay MS              latency added to every source request in the latency section (default 20)
+  --concurrency N         pass --concurrency N to Airlock (default: Airlock's own default)
+  --ceiling-concurrency N parallel uploads for the ingest ceiling (default 8)
+  --airlock-arg ARG       extra argument for airlock mirror (repeatable)
+  --only LIST             sections to run, comma-separated: loopback,ceiling,latency,rss
+                          (the no-op re-run is measured inside loopback)
+  --verbose               print registry request counts for every run
+  --timeout-min M         give up (and clean up) after M minutes (default 60)
+  -h, --help`;
+
+function parseArgs(argv) {
+  const o = {
+    quick: false,
+    json: undefined,
+    rounds: undefined,
+    images: undefined,
+    layers: undefined,
+    layerMb: undefined,
+    sharedBase: undefined,
+    bigMb: undefined,
+    delay: 20,
+    concurrency: undefined,
+    ceilingConcurrency: 8,
+    airlockArgs: [],
+    only: undefined,
+    verbose: false,
+    timeoutMin: 60,
+  };
+  const num = (name, v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} needs a number, got "${v}"`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--quick': o.quick = true; break;
+      case '--json': o.json = val(); break;
+      case '--rounds': o.rounds = num(a, val()); break;
+      case '--images': o.images = num(a, val()); break;
+      case '--layers': o.layers = num(a, val()); break;
+      case '--layer-mb': o.layerMb = num(a, val()); break;
+      case '--shared-base': o.sharedBase = num(a, val()); break;
+      case '--big-mb': o.bigMb = num(a, val()); break;
+      case '--delay': o.delay = num(a, val()); break;
+      case '--concurrency': o.concurrency = num(a, val()); break;
+      case '--ceiling-concurrency': o.ceilingConcurrency = num(a, val()); break;
+      case '--airlock-arg': o.airlockArgs.push(val()); break;
+      case '--only': o.only = new Set(val().split(',').map((s) => s.trim())); break;
+      case '--verbose': o.verbose = true; break;
+      case '--timeout-min': o.timeoutMin = num(a, val()); break;
+      case '-h': case '--help': process.stdout.write(`${HELP}\n`); process.exit(0); break;
+      default: throw new Error(`unknown option ${a}\n${HELP}`);
+    }
+  }
+  const d = o.quick
+    ? { rounds: 1, images: 4, layers: 2, layerMb: 2, sharedBase: 4, bigMb: 64 }
+    : { rounds: 3, images: 20, layers: 3, layerMb: 8, sharedBase: 30, bigMb: 1024 };
+  for (const k of Object.keys(d)) o[k] ??= d[k];
+  o.rounds = Math.max(1, Math.floor(o.rounds));
+  return o;
+}
+
+let opts;
+try {
+  opts = parseArgs(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`${e.message}\n`);
+  process.exit(2);
+}
+const want = (section) => !opts.only || opts.only.has(section);
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+const results = {
+  startedAt: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memMb: Math.round(os.totalmem() / MB), loadavg: os.loadavg(), node: process.version },
+  options: { ...opts, only: opts.only ? [...opts.only] : undefined },
+  setup: {},
+  runs: [],
+  summary: {},
+  targets: [],
+};
+const log = (s = '') => process.stdout.write(`${s}\n`);
+const t0 = performance.now();
+const stamp = () => `[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s]`;
+function statsLine(st) {
+  if (!st) return '';
+  const top = Object.entries(st.byKind).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ');
+  return `${st.total} requests (${top})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+// ---------------------------------------------------------------------------------------------
+const AIRLOCK = path.join(ROOT, 'dist', 'airlock.cjs');
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+let work; // temp dir
+let toolEnv; // environment for both tools: no ambient credentials, no proxies
+
+function preflight() {
+  const missing = [];
+  if (!existsSync(AIRLOCK)) missing.push(`${AIRLOCK} (run npm run build)`);
+  if (!existsSync(MKIMAGES)) missing.push(`${MKIMAGES} (shared/ must sit beside the repo)`);
+  for (const bin of ['/usr/bin/skopeo', '/usr/bin/docker-registry']) if (!existsSync(bin)) missing.push(bin);
+  if (missing.length) throw new Error(`missing: ${missing.join(', ')}`);
+}
+
+function makeEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(https?|no|all)_proxy$/i.test(k)) delete env[k];
+  const authDir = path.join(work, 'auth');
+  mkdirSync(authDir, { recursive: true });
+  writeFileSync(path.join(authDir, 'auth.json'), '{"auths":{}}\n');
+  writeFileSync(path.join(authDir, 'config.json'), '{"auths":{}}\n');
+  env.REGISTRY_AUTH_FILE = path.join(authDir, 'auth.json');
+  env.DOCKER_CONFIG = authDir;
+  env.CI = '1'; // line progress, no TTY rendering
+  delete env.DOCKER_AUTH_CONFIG;
+  for (const k of Object.keys(env)) if (k.startsWith('AIRLOCK_') || k.startsWith('CI_REGISTRY')) delete env[k];
+  return env;
+}
+
+async function syncDisk() {
+  // Flush the previous run's dirty pages so they are not written back during the next timed run.
+  await run('sync', [], { timeoutMs: 120_000, allowFail: true });
+}
+
+async function mkimages(out, args) {
+  const argv = [MKIMAGES, out, ...args];
+  if (TIME) {
+    const r = await run(TIME, ['-v', 'python3', ...argv], { timeoutMs: 1_800_000 });
+    return { ms: r.ms, peakRssMb: parseTimeV(r.stderr).maxRssKb / 1024 };
+  }
+  const r = await run('python3', argv, { timeoutMs: 1_800_000 });
+  return { ms: r.ms };
+}
+
+function parseTimeV(stderr) {
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  return { maxRssKb: m ? Number(m[1]) : NaN };
+}
+
+async function skopeoCopy(src, dst, extra = []) {
+  return run('skopeo', ['--insecure-policy', 'copy', '--all', ...extra, src, dst], { env: toolEnv, timeoutMs: 600_000 });
+}
+
+/** Push the layout's tags into the source registry as REPO/img-N:v1 (parallel, not timed). */
+async function pushLayout(layoutDir, tags, srcHost, repo) {
+  await pool(tags, 4, (tag) =>
+    skopeoCopy(`oci:${layoutDir}:${tag}`, `docker://${srcHost}/${repo}/${tag}:v1`, ['--preserve-digests', '--dest-tls-verify=false']),
+  );
+}
+
+/** airlock mirror --file LIST --to DST/mirror; returns { ms, report }. */
+async function airlockMirror(listFile, dstHost, label) {
+  const report = path.join(work, `report-${label}-${Date.now()}.json`);
+  const args = [AIRLOCK, 'mirror', '--file', listFile, '--to', `${dstHost}/mirror`, '--report', report];
+  if (opts.concurrency) args.push('--concurrency', String(opts.concurrency));
+  args.push(...opts.airlockArgs);
+  const r = await run(process.execPath, args, { env: toolEnv, timeoutMs: 1_200_000, allowFail: true });
+  if (r.code !== 0) throw new Error(`airlock mirror failed (exit ${r.code}):\n${r.stderr.slice(-4000)}`);
+  const rep = JSON.parse(readFileSync(report, 'utf8'));
+  return { ms: r.ms, totals: rep.totals };
+}
+
+/** skopeo copy --all, one image after another (what a shell loop does). */
+async function skopeoSequential(srcHost, dstHost, tags) {
+  const started = performance.now();
+  for (const tag of tags) {
+    await skopeoCopy(`docker://${srcHost}/bench/${tag}:v1`, `docker://${dstHost}/mirror/bench/${tag}:v1`, ['--src-tls-verify=false', '--dest-tls-verify=false']);
+  }
+  return { ms: performance.now() - started };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------------
+function record(run) {
+  results.runs.push(run);
+  const extra = run.totals ? ` [${run.totals.blobs.copied} blobs copied (${mb(run.totals.bytes)}), ${run.totals.blobs.mounted} mounted, ${run.totals.blobs.skipped} skipped]` : '';
+  const rate = run.bytes ? ` = ${(run.bytes / MB / (run.ms / 1000)).toFixed(1)} MiB/s` : '';
+  log(`${stamp()} ${run.section.padEnd(9)} round ${run.round}  ${run.tool.padEnd(8)} ${sec(run.ms).padStart(9)}${rate}${extra}`);
+  if (opts.verbose && run.dstRequests) log(`            dst: ${statsLine(run.dstRequests)}`);
+  if (opts.verbose && run.srcRequests) log(`            src: ${statsLine(run.srcRequests)}`);
+}
+
+/**
+ * One measured mirror by `tool` from `srcHost` into a fresh destination, then (optionally) the
+ * no-op re-run against the same destination.
+ */
+async function measureMirror({ section, round, tool, srcHost, srcReg, listFile, layout, noop, noopSection }) {
+  const dst = await startRegistry(`dst-${tool}`);
+  try {
+    await syncDisk();
+    const srcOff = srcReg.logOffset();
+    const m = tool === 'airlock' ? await airlockMirror(listFile, dst.host, `${section}-${round}`) : await skopeoSequential(srcHost, dst.host, layout.images.map((i) => i.tag));
+    const bad = await verifyMirror(dst.url, layout, (tag) => `mirror/bench/${tag}`, 'v1');
+    if (bad.length) throw new Error(`${tool} ${section}: destination incomplete: ${bad.slice(0, 3).join('; ')}`);
+    record({ section, round, tool, ms: m.ms, bytes: layout.uniqueBytes, totals: m.totals, dstRequests: dst.stats(), srcRequests: srcReg.stats(srcOff) });
+    if (noop) {
+      const dstOff = dst.logOffset();
+      const srcOff2 = srcReg.logOffset();
+      const n = tool === 'airlock' ? await airlockMirror(listFile, dst.host, `${noopSection}-${round}`) : await skopeoSequential(srcHost, dst.host, layout.images.map((i) => i.tag));
+      record({ section: noopSection, round, tool, ms: n.ms, totals: n.totals, dstRequests: dst.stats(dstOff), srcRequests: srcReg.stats(srcOff2) });
+    }
+  } finally {
+    await dst.stop();
+  }
+}
+
+async function measureCeiling(round, layoutDir, layout) {
+  const dst = await startRegistry('dst-ceiling');
+  try {
+    await syncDisk();
+    const r = await pushBlobsRaw(layoutDir, layout, dst.url, { repoPrefix: 'mirror/bench', concurrency: opts.ceilingConcurrency });
+    record({ section: 'ceiling', round, tool: 'raw-http', ms: r.ms, bytes: r.bytes, dstRequests: dst.stats() });
+  } finally {
+    await dst.stop();
+  }
+}
+
+/** Peak RSS of `airlock copy` of an image made of one big layer (and skopeo's, for reference). */
+async function measureRss(srcReg) {
+  const dir = makeTempDir('big');
+  const layoutDir = path.join(dir, 'layout');
+  log(`${stamp()} rss: generating 1 image with one ${opts.bigMb} MB layer...`);
+  const gen = await mkimages(layoutDir, ['--images', '1', '--layers', '1', '--layer-mb', String(opts.bigMb), '--seed', '7']);
+  const layout = readLayout(layoutDir);
+  const layerBytes = Math.max(...layout.blobs.map((b) => b.size));
+  log(`${stamp()} rss: generated ${mb(layerBytes)} layer in ${sec(gen.ms)}${gen.peakRssMb ? ` (mkimages.py peak RSS ${gen.peakRssMb.toFixed(0)} MB: it builds the layer in memory)` : ''}`);
+  await pushLayout(layoutDir, layout.images.map((i) => i.tag), srcReg.host, 'big');
+  const out = { layerBytes, generatorPeakRssMb: gen.peakRssMb };
+  for (const tool of ['airlock', 'skopeo']) {
+    const dst = await startRegistry(`dst-big-${tool}`);
+    try {
+      await syncDisk();
+      const src = `${srcReg.host}/big/img-0:v1`;
+      const dstRef = `${dst.host}/big/img-0:v1`;
+      const argv =
+        tool === 'airlock'
+          ? [process.execPath, AIRLOCK, 'copy', src, dstRef, ...(opts.concurrency ? ['--concurrency', String(opts.concurrency)] : [])]
+          : ['skopeo', '--insecure-policy', 'copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}`, `docker://${dstRef}`];
+      const { ms, peakRssMb } = await runMeasuringRss(argv);
+      const bad = await verifyMirror(dst.url, layout, () => 'big/img-0', 'v1');
+      if (bad.length) throw new Error(`${tool} big copy incomplete: ${bad.join('; ')}`);
+      out[tool] = { ms, peakRssMb };
+      record({ section: 'rss', round: 1, tool, ms, bytes: layerBytes, peakRssMb });
+      log(`            peak RSS ${tool}: ${peakRssMb.toFixed(1)} MB`);
+    } finally {
+      await dst.stop();
+    }
+  }
+  return out;
+}
+
+/** Run argv under /usr/bin/time -v (or poll /proc/PID/status VmHWM); returns { ms, peakRssMb }. */
+async function runMeasuringRss(argv) {
+  if (TIME) {
+    const r = await run(TIME, ['-v', ...argv], { env: toolEnv, timeoutMs: 1_800_000, allowFail: true });
+    if (r.code !== 0) throw new Error(`${argv.join(' ')} failed:\n${r.stderr.slice(-3000)}`);
+    return { ms: r.ms, peakRssMb: parseTimeV(r.stderr).maxRssKb / 1024, how: '/usr/bin/time -v' };
+  }
+  const { spawn } = await import('node:child_process');
+  const started = performance.now();
+  const child = spawn(argv[0], argv.slice(1), { env: toolEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let hwm = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) hwm = Math.max(hwm, Number(m[1]));
+    } catch {
+      /* exited */
+    }
+  }, 20);
+  const kill = setTimeout(() => child.kill('SIGKILL'), 1_800_000);
+  const code = await new Promise((r) => child.on('close', r));
+  clearInterval(poll);
+  clearTimeout(kill);
+  if (code !== 0) throw new Error(`${argv.join(' ')} failed (exit ${code})`);
+  return { ms: performance.now() - started, peakRssMb: hwm / 1024, how: 'VmHWM polling' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+function target(name, value, pass, goal) {
+  results.targets.push({ name, value, goal, pass });
+  log(`  ${(pass ? 'PASS' : 'MISS').padEnd(5)} ${name.padEnd(44)} ${String(value).padEnd(22)} (target: ${goal})`);
+}
+
+async function main() {
+  preflight();
+  work = makeTempDir('work');
+  toolEnv = makeEnv();
+  const { images, layers, layerMb, sharedBase, rounds } = opts;
+  log(`Airlock mirror benchmark — ${opts.quick ? 'QUICK' : 'full'} run, ${rounds} round(s), ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  log(`airlock: ${AIRLOCK}; ${(await run('skopeo', ['--version'])).stdout.trim()}`);
+
+  // --- setup ---------------------------------------------------------------------------------
+  const layoutDir = path.join(work, 'layout');
+  log(`${stamp()} setup: mkimages ${images} images x ${layers} layers x ${layerMb} MB + ${sharedBase} MB shared base...`);
+  const gen = await mkimages(layoutDir, ['--images', String(images), '--layers', String(layers), '--layer-mb', String(layerMb), '--shared-base', String(sharedBase)]);
+  const layout = readLayout(layoutDir);
+  results.setup = { generateMs: gen.ms, uniqueBlobs: layout.blobs.length, uniqueBytes: layout.uniqueBytes, referencedBytes: layout.referencedBytes };
+  log(`${stamp()} setup: ${layout.images.length} images, ${layout.blobs.length} unique blobs, ${mb(layout.uniqueBytes)} unique (${mb(layout.referencedBytes)} referenced; the shared base is stored once)`);
+
+  const src = await startRegistry('src');
+  const pushStart = performance.now();
+  await pushLayout(layoutDir, layout.images.map((i) => i.tag), src.host, 'bench');
+  log(`${stamp()} setup: pushed to source ${src.host} in ${sec(performance.now() - pushStart)}`);
+  const listFile = path.join(work, 'images.txt');
+  writeFileSync(listFile, layout.images.map((i) => `${src.host}/bench/${i.tag}:v1`).join('\n') + '\n');
+
+  // --- loopback (+ no-op re-run) and ceiling, interleaved per round ------------------------------
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 ? ['airlock', 'skopeo', 'ceiling'] : ['ceiling', 'skopeo', 'airlock'];
+    for (const what of order) {
+      if (what === 'ceiling') {
+        if (want('ceiling')) await measureCeiling(round, layoutDir, layout);
+      } else if (want('loopback')) {
+        await measureMirror({ section: 'loopback', round, tool: what, srcHost: src.host, srcReg: src, listFile, layout, noop: true, noopSection: 'noop' });
+      }
+    }
+  }
+
+  // --- latency ------------------------------------------------------------------------------
+  if (want('latency')) {
+    const proxy = await startDelayProxy({ target: src.host, delayMs: opts.delay });
+    onAsyncCleanup(() => proxy.close());
+    log(`${stamp()} latency: delay proxy ${proxy.host} -> ${src.host}, +${opts.delay} ms per request`);
+    const latList = path.join(work, 'images-latency.txt');
+    writeFileSync(latList, layout.images.map((i) => `${proxy.host}/bench/${i.tag}:v1`).join('\n') + '\n');
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock'];
+      for (const tool of order) {
+        const before = proxy.stats().requests;
+        await measureMirror({ section: 'latency', round, tool, srcHost: proxy.host, srcReg: src, listFile: latList, layout, noop: true, noopSection: 'noop-lat' });
+        if (opts.verbose) log(`            proxy: ${proxy.stats().requests - before} requests forwarded (mirror + no-op)`);
+      }
+    }
+    results.proxy = proxy.stats();
+    await proxy.close();
+  }
+
+  // --- peak RSS -----------------------------------------------------------------------------
+  let rss;
+  if (want('rss')) rss = await measureRss(src);
+  await src.stop();
+
+  // --- summary ------------------------------------------------------------------------------
+  const med = (section, tool) => median(results.runs.filter((r) => r.section === section && r.tool === tool).map((r) => r.ms));
+  const S = results.summary;
+  S.uniqueBytes = layout.uniqueBytes;
+  S.loopback = { airlockMs: med('loopback', 'airlock'), skopeoMs: med('loopback', 'skopeo') };
+  S.loopback.ratio = S.loopback.skopeoMs / S.loopback.airlockMs;
+  S.ceiling = { ms: med('ceiling', 'raw-http') };
+  S.ceiling.mibPerS = layout.uniqueBytes / MB / (S.ceiling.ms / 1000);
+  S.ceiling.airlockMibPerS = layout.uniqueBytes / MB / (S.loopback.airlockMs / 1000);
+  S.ceiling.skopeoMibPerS = layout.uniqueBytes / MB / (S.loopback.skopeoMs / 1000);
+  S.ceiling.airlockShare = S.ceiling.ms / S.loopback.airlockMs;
+  S.ceiling.skopeoShare = S.ceiling.ms / S.loopback.skopeoMs;
+  S.latency = { delayMs: opts.delay, airlockMs: med('latency', 'airlock'), skopeoMs: med('latency', 'skopeo') };
+  S.latency.ratio = S.latency.skopeoMs / S.latency.airlockMs;
+  S.noop = { airlockMs: med('noop', 'airlock'), skopeoMs: med('noop', 'skopeo') };
+  S.noop.ratio = S.noop.skopeoMs / S.noop.airlockMs;
+  S.noopLatency = { airlockMs: med('noop-lat', 'airlock'), skopeoMs: med('noop-lat', 'skopeo') };
+  S.noopLatency.ratio = S.noopLatency.skopeoMs / S.noopLatency.airlockMs;
+  if (rss) S.rss = rss;
+
+  log('');
+  log(`Summary (medians of ${rounds} round(s); ${layout.images.length} images, ${mb(layout.uniqueBytes)} unique blob bytes)`);
+  const row = (label, a, b, r) => log(`  ${label.padEnd(34)} airlock ${sec(a).padStart(9)}   skopeo ${sec(b).padStart(9)}   skopeo/airlock ${ratio(r)}`);
+  if (want('loopback')) row('loopback mirror (fresh dst)', S.loopback.airlockMs, S.loopback.skopeoMs, S.loopback.ratio);
+  if (want('ceiling')) {
+    log(`  ${`ingest ceiling (POST+PUT x${opts.ceilingConcurrency})`.padEnd(34)} ${sec(S.ceiling.ms)} = ${S.ceiling.mibPerS.toFixed(1)} MiB/s`);
+    if (want('loopback')) {
+      log(`  ${'airlock vs ceiling'.padEnd(34)} ${S.ceiling.airlockMibPerS.toFixed(1)} MiB/s, ${pct(S.ceiling.airlockShare)} of the ceiling (ceiling time / airlock time)`);
+      log(`  ${'skopeo vs ceiling'.padEnd(34)} ${S.ceiling.skopeoMibPerS.toFixed(1)} MiB/s, ${pct(S.ceiling.skopeoShare)} of the ceiling`);
+    }
+  }
+  if (want('latency')) row(`+${opts.delay} ms source latency`, S.latency.airlockMs, S.latency.skopeoMs, S.latency.ratio);
+  if (want('loopback')) row('no-op re-run (loopback)', S.noop.airlockMs, S.noop.skopeoMs, S.noop.ratio);
+  if (want('latency')) row(`no-op re-run (+${opts.delay} ms)`, S.noopLatency.airlockMs, S.noopLatency.skopeoMs, S.noopLatency.ratio);
+  if (rss) {
+    log(`  ${`peak RSS, one ${mb(rss.layerBytes)} layer`.padEnd(34)} airlock ${rss.airlock.peakRssMb.toFixed(1)} MB (${sec(rss.airlock.ms)}, ${(rss.layerBytes / MB / (rss.airlock.ms / 1000)).toFixed(1)} MiB/s)   skopeo ${rss.skopeo.peakRssMb.toFixed(1)} MB (${sec(rss.skopeo.ms)})`);
+  }
+
+  log('');
+  log('Targets');
+  if (want('loopback')) target('loopback: no slower than skopeo', `${ratio(S.loopback.ratio)}`, S.loopback.ratio >= 1, 'skopeo/airlock >= 1.00x');
+  if (want('loopback') && want('ceiling')) target('loopback: share of the ingest ceiling', pct(S.ceiling.airlockShare), S.ceiling.airlockShare >= 0.9, '>= 90%');
+  if (want('latency')) target(`+${opts.delay} ms latency: faster than skopeo`, ratio(S.latency.ratio), S.latency.ratio >= 1.5, '>= 1.50x');
+  if (want('loopback')) target('no-op re-run: faster than skopeo', ratio(S.noop.ratio), S.noop.ratio >= 3, '>= 3.00x');
+  if (rss) target(`peak RSS copying a ${opts.bigMb} MB layer`, `${rss.airlock.peakRssMb.toFixed(1)} MB`, rss.airlock.peakRssMb < 150, '< 150 MB');
+  if (opts.quick) log('  (quick run: sizes are too small for the targets to mean much)');
+  log(`\nTotal ${sec(performance.now() - t0)}; load now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  results.finishedAt = new Date().toISOString();
+  results.machine.loadavgEnd = os.loadavg();
+  if (opts.json) {
+    writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results written to ${opts.json}`);
+  }
+}
+
+const deadline = setTimeout(() => {
+  process.stderr.write(`\nbench: gave up after ${opts.timeoutMin} min\n`);
+  void cleanupAll().finally(() => process.exit(3));
+}, opts.timeoutMin * 60_000);
+
+try {
+  await main();
+  clearTimeout(deadline);
+  await cleanupAll();
+} catch (e) {
+  clearTimeout(deadline);
+  process.stderr.write(`\nbench failed: ${e?.stack ?? e}\n`);
+  await cleanupAll();
+  process.exitCode = 1;
+}
