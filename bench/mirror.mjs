@@ -3,7 +3,7 @@
 // own ingest ceiling, on loopback, with added latency, for a no-op re-run, and peak RSS on one big
 // layer. Plain Node script: `npm run bench` or `node bench/mirror.mjs [--quick] [--json FILE]`.
 // See bench/README.md for what each number means.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -328,7 +328,9 @@ async function main() {
   toolEnv = makeEnv();
   const { images, layers, layerMb, sharedBase, rounds } = opts;
   log(`Airlock mirror benchmark — ${opts.quick ? 'QUICK' : 'full'} run, ${rounds} round(s), ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  log(`airlock: ${AIRLOCK}; ${(await run('skopeo', ['--version'])).stdout.trim()}`);
+  const built = statSync(AIRLOCK).mtime;
+  results.airlockBuiltAt = built.toISOString();
+  log(`airlock: ${AIRLOCK} (built ${built.toISOString()}); ${(await run('skopeo', ['--version'])).stdout.trim()}; node ${process.version}`);
 
   // --- setup ---------------------------------------------------------------------------------
   const layoutDir = path.join(work, 'layout');

@@ -1,3 +1,9 @@
+/**
+ * @airlock/cosign — read and write exactly what cosign does, offline: encrypted cosign keys,
+ * simple-signing image signatures, DSSE/in-toto attestations and Sigstore bundles, and their
+ * verification (keys, certificates + Rekor SETs, trusted roots). No registry I/O, no output.
+ * Failures are AirlockCosignError { code, message, hint }.
+ */
 export { AirlockCosignError, isAirlockCosignError, type CosignErrorCode } from './errors.js';
 export { keyAlgorithm, defaultHash, type KeyAlgorithm } from './keys/algorithm.js';
 export {
