@@ -2,17 +2,21 @@
 // `node` (>= 20) and no node_modules: what gets carried into an air-gapped runner.
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 
 export const entrypoints = {
   airlock: 'packages/cli/src/main.ts',
   copy: 'packages/copy/src/main.ts',
   mirror: 'packages/copy/src/mirror-main.ts',
+  sign: 'packages/sign/src/main.ts',
+  verify: 'packages/verify/src/main.ts',
 };
 
 const only = process.argv.slice(2);
 await Promise.all(
   Object.entries(entrypoints)
     .filter(([name]) => !only.length || only.includes(name))
+    .filter(([, entry]) => existsSync(entry))
     .map(async ([name, entry]) => {
       const outfile = `dist/${name}.cjs`;
       await build({

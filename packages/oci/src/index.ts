@@ -25,3 +25,5 @@ export * from './transfer/copy.js';
 export * from './transfer/referrers.js';
 export * from './util/limit.js';
 export * from './transfer/run.js';
+export * from './attach/index.js';
+export * from './content/open.js';

@@ -1,0 +1,3 @@
+export * from './blobs.js';
+export * from './cosign-tag.js';
+export * from './referrer.js';
