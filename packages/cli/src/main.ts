@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
+import { buildAttachCommand, buildAttestCommand, buildKeyCommand, buildSignBlobCommand, buildSignCommand } from '@airlock/sign';
 import { runCli } from '@airlock/step-kit';
 
 export const VERSION = '0.1.0';
@@ -10,5 +11,10 @@ void runCli((setExit) =>
     .version(VERSION)
     .addCommand(buildCopyCommand(setExit))
     .addCommand(buildMirrorCommand(setExit))
+    .addCommand(buildKeyCommand(setExit))
+    .addCommand(buildSignCommand(setExit))
+    .addCommand(buildAttestCommand(setExit))
+    .addCommand(buildAttachCommand(setExit))
+    .addCommand(buildSignBlobCommand(setExit))
     .addHelpText('after', '\nRun "airlock COMMAND --help" for a command\'s options, examples and exit codes.\n'),
 );

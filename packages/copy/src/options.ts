@@ -1,15 +1,12 @@
-import { AirlockError, DefaultCredentials, parsePlatform, Registries, Transport, type PlatformSpec, type TransportOptions } from '@airlock/oci';
+import { AirlockError, parsePlatform, type PlatformSpec } from '@airlock/oci';
+import { connectionFlags, listOption as list, type ConnectionFlags } from '@airlock/step-kit';
 
 /** The parsed form of the shared transfer options (see inputs.ts). */
-export interface TransferFlags {
+export interface TransferFlags extends ConnectionFlags {
   platforms: PlatformSpec[];
   referrers: boolean;
   concurrency: number;
-  insecureRegistries: string[];
-  caFiles: string[];
-  certsDirs: string[];
   chunkSize?: number;
-  retries: number;
   force: boolean;
   dryRun: boolean;
   json: boolean;
@@ -18,7 +15,6 @@ export interface TransferFlags {
   quiet: boolean;
 }
 
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
 export function transferFlags(o: Record<string, unknown>): TransferFlags {
   const concurrency = Number(o.concurrency ?? 8);
@@ -34,11 +30,8 @@ export function transferFlags(o: Record<string, unknown>): TransferFlags {
     // commander turns --no-referrers into referrers=false
     referrers: o.referrers !== false && o.noReferrers !== true,
     concurrency,
-    insecureRegistries: list(o.insecureRegistry),
-    caFiles: list(o.caFile),
-    certsDirs: list(o.certsDir),
+    ...connectionFlags(o),
     ...(chunk ? { chunkSize: chunk } : {}),
-    retries: Number(o.retries ?? 5),
     force: !!o.force,
     dryRun: !!o.dryRun,
     json: !!o.json,
@@ -47,15 +40,4 @@ export function transferFlags(o: Record<string, unknown>): TransferFlags {
     quiet: !!o.quiet,
   };
 }
-
-export function registriesFrom(f: TransferFlags, extra: Partial<TransportOptions> = {}): Registries {
-  const transport = new Transport({
-    insecureHosts: f.insecureRegistries,
-    caFiles: f.caFiles,
-    certsDirs: f.certsDirs,
-    retry: { retries: f.retries },
-    userAgent: 'airlock/0.1',
-    ...extra,
-  });
-  return new Registries(transport, new DefaultCredentials());
-}
+export { registriesFrom } from '@airlock/step-kit';

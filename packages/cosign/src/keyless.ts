@@ -43,22 +43,24 @@ function signOptions(o: KeylessOptions) {
   };
 }
 
-async function wrap<T>(p: Promise<T>): Promise<T> {
+async function wrap<T>(p: Promise<T>, token: string): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    throw new AirlockCosignError('KEYLESS_SIGNING_FAILED', `keyless signing failed: ${messageOf(e)}`, 'check the identity token (not expired, audience "sigstore") and that Fulcio/Rekor are reachable at the given URLs', { cause: e });
+    // sigstore-js quotes the token in some errors: never let a secret reach a log.
+    const msg = token ? messageOf(e).split(token).join('[redacted token]') : messageOf(e);
+    throw new AirlockCosignError('KEYLESS_SIGNING_FAILED', `keyless signing failed: ${msg}`, 'check the identity token (not expired, audience "sigstore") and that Fulcio/Rekor are reachable at the given URLs', {});
   }
 }
 
 /** DSSE-sign `payload` with a Fulcio certificate; returns a Sigstore bundle (v0.3). */
 export function signKeyless(input: KeylessOptions & { payload: Buffer; payloadType?: string }): Promise<SerializedBundle> {
-  return wrap(sigstoreAttest(input.payload, input.payloadType ?? INTOTO_PAYLOAD_TYPE, signOptions(input)));
+  return wrap(sigstoreAttest(input.payload, input.payloadType ?? INTOTO_PAYLOAD_TYPE, signOptions(input)), input.identityToken);
 }
 
 /** Message-sign a blob (`cosign sign-blob` keyless). */
 export function signBlobKeyless(input: KeylessOptions & { artifact: Buffer }): Promise<SerializedBundle> {
-  return wrap(sigstoreSign(input.artifact, signOptions(input)));
+  return wrap(sigstoreSign(input.artifact, signOptions(input)), input.identityToken);
 }
 
 /** cosign v3-style keyless image signature/attestation: an in-toto statement about the manifest digest. */

@@ -7,3 +7,4 @@ export * from './junit.js';
 export * from './files.js';
 export * from './progress.js';
 export * from './main.js';
+export * from './connection.js';

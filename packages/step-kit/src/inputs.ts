@@ -58,7 +58,9 @@ export function commandFor(step: StepDef, action: (args: string[], opts: Record<
     const opt = new Option(input.short ? `-${input.short}, ${flag}` : flag, input.description);
     if (input.type === 'string[]') opt.argParser(collect);
     if (input.type === 'number') opt.argParser(parseNumber(input.name));
-    if (input.default !== undefined && !(Array.isArray(input.default) && input.default.length === 0)) opt.default(input.default);
+    // `--no-x` flags are commander negations: x defaults to true, and a default here would flip it.
+    const negated = input.type === 'boolean' && input.name.startsWith('no-');
+    if (!negated && input.default !== undefined && !(Array.isArray(input.default) && input.default.length === 0)) opt.default(input.default);
     if (input.env) opt.env(input.env);
     cmd.addOption(opt);
   }

@@ -61,12 +61,14 @@ export async function writeCosignLayers(
   suffix: CosignSuffix,
   layers: BlobBytes[],
   mode: 'append' | 'replace' = 'append',
+  /** Whether an existing layer already says what a new one says (e.g. same payload, same signer). */
+  equivalent: (existing: Descriptor, fresh: Descriptor) => boolean = (a, b) => a.digest === b.digest && sameAnnotations(a.annotations, b.annotations),
 ): Promise<{ manifest: Manifest; changed: boolean }> {
   const existing = mode === 'append' ? await findCosignManifest(repo, subject, suffix) : undefined;
   const have: Descriptor[] = existing?.kind === 'image' ? existing.image.layers : [];
   const fresh = layers
     .map((l) => ({ l, d: descriptorForBytes(l) }))
-    .filter(({ d }) => !have.some((h) => h.digest === d.digest && sameAnnotations(h.annotations, d.annotations)));
+    .filter(({ d }) => !have.some((h) => equivalent(h, d)));
   if (existing && !fresh.length) return { manifest: existing, changed: false };
   for (const { l } of fresh) await pushBlobBytes(repo, l.bytes, l.mediaType);
   const all = [...have, ...fresh.map((f) => f.d)];

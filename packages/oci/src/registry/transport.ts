@@ -100,6 +100,11 @@ function errCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** What a request is called in logs and errors: the URL itself when `path` is absolute (upload locations). */
+function shownUrl(req: Pick<HttpRequest, 'host' | 'path'>): string {
+  return /^https?:\/\//.test(req.path) ? req.path : `${req.host}${req.path}`;
+}
+
 function isPlainHttpAnswer(e: unknown): boolean {
   const code = errCode(e);
   const msg = String((e as Error)?.message ?? '');
@@ -180,12 +185,12 @@ export class Transport {
         if (e instanceof AirlockError) throw e;
         if (canRetry && attempt < this.#retry.retries && code && RETRY_CODES.has(code)) {
           const delay = backoffMs(attempt, this.#retry);
-          this.#opts.onRetry?.({ url: `${req.host}${req.path}`, attempt: attempt + 1, delayMs: delay, reason: code });
+          this.#opts.onRetry?.({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: code });
           await sleep(delay, req.signal);
           attempt++;
           continue;
         }
-        throw new AirlockError('NETWORK', `${req.method} ${req.host}${req.path.split('?')[0]}: ${code ?? (e as Error).message}`, {
+        throw new AirlockError('NETWORK', `${req.method} ${shownUrl(req).split('?')[0]}: ${code ?? (e as Error).message}`, {
           hint: 'the registry could not be reached; check that it is up and reachable',
           cause: e,
         });
@@ -194,7 +199,7 @@ export class Transport {
         await drain(res.body);
         const ra = retryAfterMs(header(res.headers, 'retry-after'));
         const delay = ra !== undefined ? Math.min(ra, this.#retry.maxDelayMs) : backoffMs(attempt, this.#retry);
-        this.#opts.onRetry?.({ url: `${req.host}${req.path}`, attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
+        this.#opts.onRetry?.({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
         await sleep(delay, req.signal);
         attempt++;
         continue;
@@ -249,7 +254,7 @@ export class Transport {
       }
       return { status: r.statusCode, headers: r.headers, body: r.body, url };
     }
-    throw new AirlockError('NETWORK', `${req.method} ${req.host}${req.path}: too many redirects`, {
+    throw new AirlockError('NETWORK', `${req.method} ${shownUrl(req).split('?')[0]}: too many redirects`, {
       hint: 'the registry or a proxy is redirecting in a loop',
     });
   }

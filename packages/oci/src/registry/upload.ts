@@ -175,13 +175,18 @@ export async function pushBlob(client: RegistryClient, repo: string, desc: Descr
   return 'uploaded';
 }
 
-/** Ask the registry how much of an upload session it holds (GET → 204, Range: 0-N). */
+/**
+ * Ask the registry how much of an upload session it holds (GET → 204, Range: 0-N). Undefined when
+ * the session is gone, or when its offset cannot be known: distribution answers `0-0` both for an
+ * empty session and for one holding a single byte, so resuming would risk skipping or repeating one.
+ */
 export async function uploadStatus(client: RegistryClient, repo: string, location: string): Promise<{ offset: number; location: string } | undefined> {
   const res = await client.send([pushScope(repo)], { method: 'GET', path: location });
   await drain(res.body);
   if (res.status !== 204 && res.status !== 202) return undefined;
   const range = header(res.headers, 'range');
   const m = range ? /^(?:bytes=)?0-(\d+)$/.exec(range) : null;
+  if (m && m[1] === '0') return undefined;
   const offset = m ? Number(m[1]) + 1 : 0;
   return { offset, location: client.transport.absolute(client.host, header(res.headers, 'location') ?? location) };
 }

@@ -1,0 +1,4 @@
+export * from './commands.js';
+export * from './actions.js';
+export * from './inputs.js';
+export * from './secrets.js';
