@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { buildAttachCommand, buildAttestCommand, buildKeyCommand, buildSignBlobCommand, buildSignCommand } from '@airlock/sign';
 import { runCli } from '@airlock/step-kit';
+import { buildVerifyAttestationCommand, buildVerifyBlobCommand, buildVerifyCommand } from '@airlock/verify';
 
 export const VERSION = '0.1.0';
 
@@ -16,5 +17,8 @@ void runCli((setExit) =>
     .addCommand(buildAttestCommand(setExit))
     .addCommand(buildAttachCommand(setExit))
     .addCommand(buildSignBlobCommand(setExit))
+    .addCommand(buildVerifyCommand(setExit))
+    .addCommand(buildVerifyAttestationCommand(setExit))
+    .addCommand(buildVerifyBlobCommand(setExit))
     .addHelpText('after', '\nRun "airlock COMMAND --help" for a command\'s options, examples and exit codes.\n'),
 );

@@ -79,3 +79,14 @@ describe('retry timing helpers', () => {
     expect(backoffMs(10, p, () => 1)).toBe(1000);
   });
 });
+
+describe('token scopes', () => {
+  it('merges actions per repository and knows when a grant covers a request', async () => {
+    const { mergeScopes, scopesCover } = await import('../src/index.js');
+    expect(mergeScopes(['repository:a:pull', 'repository:a:push', 'repository:b:pull'], ['repository:a:pull'])).toEqual(['repository:a:pull,push', 'repository:b:pull']);
+    expect(scopesCover(['repository:a:pull,push'], ['repository:a:pull'])).toBe(true);
+    expect(scopesCover(['repository:a:pull'], ['repository:a:pull,push'])).toBe(false);
+    expect(scopesCover(['repository:a:pull,push'], ['repository:a:push', 'repository:b:pull'])).toBe(false);
+    expect(scopesCover(['repository:a:*'], ['repository:a:push'])).toBe(true);
+  });
+});

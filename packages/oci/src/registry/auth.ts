@@ -16,6 +16,37 @@ const tokenResponseSchema = z
 interface CachedToken {
   value: string;
   expiresAt: number;
+  host: string;
+  scopes: string[];
+}
+
+/**
+ * Merge scopes by resource (`repository:NAME`), uniting actions, in a canonical order:
+ * `repository:a:pull` + `repository:a:push` → `repository:a:pull,push`.
+ */
+export function mergeScopes(...lists: string[][]): string[] {
+  const byResource = new Map<string, Set<string>>();
+  for (const s of lists.flat()) {
+    const i = s.lastIndexOf(':');
+    if (i <= 0) continue;
+    const res = s.slice(0, i);
+    let acts = byResource.get(res);
+    if (!acts) byResource.set(res, (acts = new Set()));
+    for (const a of s.slice(i + 1).split(',')) if (a) acts.add(a);
+  }
+  return [...byResource.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([res, acts]) => `${res}:${[...acts].sort().join(',')}`);
+}
+
+/** Whether a token granted for `have` also serves a request needing `want`. */
+export function scopesCover(have: string[], want: string[]): boolean {
+  const merged = mergeScopes(have);
+  return mergeScopes(want).every((w) => {
+    const i = w.lastIndexOf(':');
+    const h = merged.find((m) => m.slice(0, m.lastIndexOf(':')) === w.slice(0, i));
+    if (!h) return false;
+    const acts = new Set(h.slice(h.lastIndexOf(':') + 1).split(','));
+    return w.slice(i + 1).split(',').every((a) => acts.has(a) || acts.has('*'));
+  });
 }
 
 export function pullScope(repo: string): string {
@@ -59,13 +90,22 @@ export class Authenticator {
     const known = this.#challenges.get(host);
     this.#challenges.set(host, ch);
     // A 401 despite a cached token means it was revoked or lacks scope: drop it and fetch anew.
-    if (known) this.#tokens.delete(this.#key(host, scopes, ch));
+    if (known) {
+      for (const [k, t] of this.#tokens) if (t.host === host && scopesCover(t.scopes, scopes)) this.#tokens.delete(k);
+    }
     const extra = ch.params.scope ? ch.params.scope.split(' ') : [];
-    return this.#forChallenge(host, registry, ch, [...new Set([...scopes, ...extra])]);
+    return this.#forChallenge(host, registry, ch, mergeScopes(scopes, extra));
   }
 
   #key(host: string, scopes: string[], ch: Challenge): string {
-    return `${host} ${ch.scheme} ${[...scopes].sort().join(' ')}`;
+    return `${host} ${ch.scheme} ${mergeScopes(scopes).join(' ')}`;
+  }
+
+  /** A live token for this host whose grant covers the scopes (a push token serves pulls too). */
+  #covering(host: string, scopes: string[]): CachedToken | undefined {
+    const now = Date.now();
+    for (const t of this.#tokens.values()) if (t.host === host && t.expiresAt > now && scopesCover(t.scopes, scopes)) return t;
+    return undefined;
   }
 
   async #forChallenge(host: string, registry: string, ch: Challenge, scopes: string[]): Promise<string> {
@@ -75,11 +115,11 @@ export class Authenticator {
       return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
     }
     const key = this.#key(host, scopes, ch);
-    const cached = this.#tokens.get(key);
+    const cached = this.#tokens.get(key) ?? this.#covering(host, scopes);
     if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`;
     let p = this.#inflight.get(key);
     if (!p) {
-      p = this.#fetchToken(registry, ch, scopes).then((t) => {
+      p = this.#fetchToken(host, registry, ch, mergeScopes(scopes)).then((t) => {
         this.#tokens.set(key, t);
         return t.value;
       });
@@ -89,7 +129,7 @@ export class Authenticator {
     return `Bearer ${await p}`;
   }
 
-  async #fetchToken(registry: string, ch: Challenge, scopes: string[]): Promise<CachedToken> {
+  async #fetchToken(host: string, registry: string, ch: Challenge, scopes: string[]): Promise<CachedToken> {
     const realm = ch.params.realm;
     if (!realm) throw new AirlockError('UNAUTHORIZED', `${registry}: Bearer challenge without a realm`);
     const cred = await this.credentials.get(registry);
@@ -133,7 +173,7 @@ export class Authenticator {
       throw new AirlockError('UNAUTHORIZED', `token service ${url.host} returned an unreadable token for ${registry}`);
     }
     const ttl = Math.max(30, parsed.expires_in ?? 60);
-    return { value: (parsed.token ?? parsed.access_token)!, expiresAt: Date.now() + (ttl - 10) * 1000 };
+    return { value: (parsed.token ?? parsed.access_token)!, expiresAt: Date.now() + (ttl - 10) * 1000, host, scopes };
   }
 }
 

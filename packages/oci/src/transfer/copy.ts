@@ -4,6 +4,7 @@ import { isForeignLayer } from '../manifest/mediatypes.js';
 import { childrenOf, type Manifest, parseManifest, platformString } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
+import { PassThrough, type Readable } from 'node:stream';
 import { tap } from '../util/streams.js';
 import type { TransferContext } from './context.js';
 import { platformMatches } from './platform.js';
@@ -103,7 +104,7 @@ async function selectPlatforms(top: Manifest, req: CopyRequest, ctx: TransferCon
  */
 export async function copyManifest(m: Manifest, destRef: string, req: Pick<CopyRequest, 'source' | 'sink'>, ctx: TransferContext, scope: ImageScope): Promise<{ subjectProcessed: boolean }> {
   if (m.kind === 'index') {
-    await Promise.all(
+    await allSettledOrThrow(
       m.index.manifests.map(async (child) => {
         const key = `${req.sink.name}|${child.digest}`;
         await ctx.manifestOnce.get(key, async () => {
@@ -118,13 +119,44 @@ export async function copyManifest(m: Manifest, destRef: string, req: Pick<CopyR
       }),
     );
   } else {
-    await Promise.all(childrenOf(m).filter((d) => !isForeignLayer(d.mediaType)).map((d) => copyBlob(d, req, ctx, scope)));
+    await allSettledOrThrow(childrenOf(m).filter((d) => !isForeignLayer(d.mediaType)).map((d) => copyBlob(d, req, ctx, scope)));
   }
   if (ctx.dryRun) return { subjectProcessed: false };
   const r = await req.sink.pushManifest(m, destRef);
   scope.stats.manifests++;
   ctx.emit({ type: 'manifest-pushed', id: scope.id, reference: destRef, digest: m.digest });
   return r;
+}
+
+/**
+ * Like Promise.all, but a failure is reported only once every sibling has settled, so that nothing is
+ * still writing to the sink (temp files, upload sessions) when the image is reported failed.
+ */
+async function allSettledOrThrow(tasks: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(tasks)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * The source's blob stream as handed to a sink. Read failures become an error naming the source blob
+ * (not the destination request it was feeding), and an error that happens before the sink starts
+ * reading (it may first await a directory, a temp file or a token) stays on the stream for the sink
+ * to see instead of being an uncaught exception.
+ */
+function sourceStream(src: Readable, what: string, fromRegistry: boolean): Readable {
+  const out = new PassThrough();
+  src.on('error', (e) => {
+    out.destroy(
+      e instanceof AirlockError
+        ? e
+        : new AirlockError(fromRegistry ? 'NETWORK' : 'LAYOUT', `${what}: reading the source failed: ${(e as { code?: string }).code ?? (e as Error).message}`, {
+            hint: fromRegistry ? 'the source closed the connection before the blob was complete; retry the copy' : 'the layout could not be read',
+            cause: e,
+          }),
+    );
+  });
+  out.on('error', () => undefined);
+  return src.pipe(out);
 }
 
 /** Make a blob exist at the sink: skip (HEAD), mount from a sibling repository, or stream it over. */
@@ -167,7 +199,12 @@ async function transferBlob(desc: Descriptor, source: ContentSource, sink: Conte
   }
   const mountFrom = dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined;
   ctx.emit({ type: 'blob-start', id, digest: desc.digest, size: desc.size });
-  const open = async () => tap(await source.openBlob(desc), (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n }));
+  const open = async () =>
+    sourceStream(
+      tap(await source.openBlob(desc), (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n })),
+      `${source.name}@${desc.digest}`,
+      source.registryRepo !== undefined,
+    );
   const action = await sink.pushBlob(desc, open, mountFrom ? { mountFrom } : {});
   remember();
   ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action });

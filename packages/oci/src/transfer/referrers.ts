@@ -60,18 +60,29 @@ async function referrersOf(subject: Digest, tags: Set<string>, source: ContentSo
   }
   const referrers = list ?? [];
   let processedBySink = false;
+  let pushed = false;
   for (const desc of referrers) {
     jobs.push(
       (async () => {
         const r = await copyAttachedByDigest(source, desc.digest, sink, ctx, scope);
+        if (r !== undefined) pushed = true;
         if (r) processedBySink = true;
       })(),
     );
   }
   await Promise.all(jobs);
   if (referrers.length && !processedBySink && !ctx.dryRun) {
+    // With every referrer already there, no PUT told us (OCI-Subject) whether the sink indexes
+    // subjects itself: ask its referrers API before creating a fallback tag it does not need.
+    if (!pushed && (await sinkHasReferrersApi(sink, subject))) return;
     await updateFallbackIndex(sink, subject, referrers, sourceFallback);
   }
+}
+
+/** Whether the sink serves the referrers API (a registry that has it needs no fallback tag). */
+async function sinkHasReferrersApi(sink: ContentSink, subject: Digest): Promise<boolean> {
+  const api = (sink as Partial<Pick<ContentSource, 'referrers'>>).referrers;
+  return typeof api === 'function' && (await api.call(sink, subject)) !== undefined;
 }
 
 /** Copy a tagged attachment (cosign) and its own referrers. */
@@ -82,9 +93,12 @@ async function copyAttached(source: ContentSource, ref: string, sink: ContentSin
   await copyReferrers([m.digest], source, sink, ctx, scope);
 }
 
-/** Copy a referrer by digest; true when the sink indexed its subject itself (referrers API). */
-async function copyAttachedByDigest(source: ContentSource, digest: Digest, sink: ContentSink, ctx: TransferContext, scope: ImageScope): Promise<boolean> {
-  let processed = false;
+/**
+ * Copy a referrer by digest: true when the sink indexed its subject itself (referrers API), false
+ * when it did not, undefined when the sink already had it (nothing pushed, nothing learnt).
+ */
+async function copyAttachedByDigest(source: ContentSource, digest: Digest, sink: ContentSink, ctx: TransferContext, scope: ImageScope): Promise<boolean | undefined> {
+  let processed: boolean | undefined;
   if ((await sink.resolve(digest)) !== digest) {
     const m = await source.getManifest(digest);
     processed = (await copyManifest(m, digest, { source, sink }, ctx, scope)).subjectProcessed;

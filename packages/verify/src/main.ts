@@ -1,0 +1,4 @@
+import { runCli, standalone } from '@airlock/step-kit';
+import { buildVerifyCommand } from './commands.js';
+
+void runCli(standalone('verify', buildVerifyCommand));

@@ -1,0 +1,370 @@
+/**
+ * Verification policy files (YAML): per registry/repository glob, which keys or keyless identities
+ * must have signed (allOf / anyOf), how the signed docker-reference is matched after mirroring, and
+ * which attestations must exist (with optional equality checks on statement fields).
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AirlockError } from '@airlock/oci';
+import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
+import { normaliseName } from '@airlock/copy';
+import { keylessSigner, loadKey, loadTrustedRoot, publicGoodRoot, type Signer, type TrustRoot } from './trust.js';
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+export const signerSchema = z
+  .object({
+    /** Label used in messages (default: the key path or the identity). */
+    name: z.string().min(1).optional(),
+    /** Public key file (PEM), relative to the policy file. */
+    key: z.string().min(1).optional(),
+    identity: z.string().min(1).optional(),
+    identityRegexp: z.string().min(1).optional(),
+    issuer: z.string().min(1).optional(),
+    issuerRegexp: z.string().min(1).optional(),
+    /** trusted_root.json for this keyless signer (default: the policy's trustedRoot). */
+    trustedRoot: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const keyless = [s.identity, s.identityRegexp, s.issuer, s.issuerRegexp].some((v) => v !== undefined);
+    if (s.key !== undefined && keyless) ctx.addIssue({ code: 'custom', message: 'a signer is either a key or a keyless identity, not both' });
+    if (s.key === undefined && !keyless) ctx.addIssue({ code: 'custom', message: 'a signer needs "key", or "identity"/"identityRegexp" with "issuer"/"issuerRegexp"' });
+    if (s.key === undefined && keyless) {
+      if (s.identity === undefined && s.identityRegexp === undefined) ctx.addIssue({ code: 'custom', message: 'a keyless signer needs "identity" or "identityRegexp"' });
+      if (s.issuer === undefined && s.issuerRegexp === undefined) ctx.addIssue({ code: 'custom', message: 'a keyless signer needs "issuer" or "issuerRegexp"' });
+    }
+    if (s.identity !== undefined && s.identityRegexp !== undefined) ctx.addIssue({ code: 'custom', message: 'give "identity" or "identityRegexp", not both' });
+    if (s.issuer !== undefined && s.issuerRegexp !== undefined) ctx.addIssue({ code: 'custom', message: 'give "issuer" or "issuerRegexp", not both' });
+    if (s.key !== undefined && s.trustedRoot !== undefined) ctx.addIssue({ code: 'custom', message: '"trustedRoot" belongs to keyless signers' });
+  });
+export type SignerSpec = z.infer<typeof signerSchema>;
+
+const globsSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+export const attestationRequirementSchema = z
+  .object({
+    /** cosign --type alias (slsaprovenance, spdxjson, ...) or predicate type URI. */
+    type: z.string().min(1),
+    /** Who may have signed it (any of them); default: the entry's signature signers. */
+    signers: z.array(signerSchema).min(1).optional(),
+    /** Dotted paths into the in-toto statement (e.g. predicate.buildType) and the values they must equal. */
+    fields: z.record(z.string().min(1), z.unknown()).optional(),
+  })
+  .strict();
+
+export const policyEntrySchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    /** Globs on REGISTRY/REPOSITORY: `*` one path component, `**` anything, `?` one character. */
+    match: globsSchema,
+    signatures: z
+      .object({
+        allOf: z.array(signerSchema).optional(),
+        anyOf: z.array(signerSchema).optional(),
+      })
+      .strict()
+      .refine((s) => (s.allOf?.length ?? 0) + (s.anyOf?.length ?? 0) > 0, { message: 'list the signers under allOf and/or anyOf' })
+      .optional(),
+    identity: z
+      .object({
+        /** The repository legacy signatures must name (default: the image's own repository). */
+        reference: z.string().min(1).optional(),
+        /** OLD=NEW prefix rewrites of the signed docker-reference. */
+        rewrite: z.array(z.string().min(1)).optional(),
+        /** Do not check the signed docker-reference. */
+        ignore: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    attestations: z.array(attestationRequirementSchema).optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (!e.signatures && !e.attestations?.length) ctx.addIssue({ code: 'custom', message: 'an entry must require signatures and/or attestations' });
+    const sigSigners = (e.signatures?.allOf?.length ?? 0) + (e.signatures?.anyOf?.length ?? 0);
+    e.attestations?.forEach((a, i) => {
+      if (!a.signers && sigSigners === 0) ctx.addIssue({ code: 'custom', path: ['attestations', i, 'signers'], message: 'name the signers (the entry has no signature signers to default to)' });
+    });
+  });
+export type PolicyEntrySpec = z.infer<typeof policyEntrySchema>;
+
+export const policySchema = z
+  .object({
+    version: z.literal(1).optional(),
+    /** Default trusted_root.json for keyless signers (default: the public-good root built in). */
+    trustedRoot: z.string().min(1).optional(),
+    policies: z.array(policyEntrySchema).min(1),
+  })
+  .strict();
+export type PolicySpec = z.infer<typeof policySchema>;
+
+function policyError(file: string, msg: string, hint = 'see airlock verify --help or packages/verify/README.md for the policy format'): AirlockError {
+  return new AirlockError('BAD_INPUT', `${file}: ${msg}`, { hint });
+}
+
+/** Parse and validate policy YAML (no files are read). */
+export function parsePolicy(text: string, file: string): PolicySpec {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw policyError(file, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = policySchema.safeParse(doc);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw policyError(file, `invalid policy${i?.path.length ? ` at ${i.path.map(String).join('.')}` : ''}: ${i?.message ?? 'invalid'}`);
+  }
+  r.data.policies.forEach((p, n) => {
+    for (const [i, a] of (p.attestations ?? []).entries()) {
+      try {
+        resolvePredicateType(a.type);
+      } catch (e) {
+        if (isAirlockCosignError(e)) throw policyError(file, `invalid policy at policies.${n}.attestations.${i}.type: ${e.message}`, e.hint);
+        throw e;
+      }
+    }
+    for (const g of globsOf(p.match)) {
+      if (/\*\*\*/.test(g)) throw policyError(file, `invalid policy at policies.${n}.match: "${g}" is not a valid glob`);
+    }
+  });
+  return r.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+
+const globsOf = (m: string | string[]): string[] => (Array.isArray(m) ? m : [m]);
+
+/** `*` matches within one path component, `**` across components (`a/**` and `**\/b` included), `?` one character. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        i++;
+        if (glob[i + 1] === '/') {
+          i++;
+          re += '(?:.*/)?';
+        } else {
+          re += '.*';
+        }
+      } else {
+        re += '[^/]*';
+      }
+    } else if (c === '?') {
+      re += '[^/]';
+    } else {
+      re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Write a glob's registry the way image names are normalised (index.docker.io → docker.io). */
+function normaliseGlob(g: string): string {
+  return g.replace(/^(index\.docker\.io|registry-1\.docker\.io)(?=\/|$)/, 'docker.io');
+}
+
+export function globMatches(glob: string, name: string): boolean {
+  return globToRegExp(normaliseGlob(glob)).test(name);
+}
+
+/** The first entry whose globs match `name` (REGISTRY/REPOSITORY, or oci:DIR for layouts). */
+export function matchEntry<T extends { match: string | string[] }>(entries: readonly T[], name: string): { entry: T; index: number } | undefined {
+  for (const [index, entry] of entries.entries()) {
+    if (globsOf(entry.match).some((g) => globMatches(g, name))) return { entry, index };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules: a policy entry with its keys and roots loaded
+
+export interface AttestationRequirement {
+  /** Predicate type URI; undefined = any type. */
+  type?: string;
+  /** As written (alias or URI), for messages. */
+  label: string;
+  /** Any of these may have signed it. */
+  signers: Signer[];
+  /** Normalised dotted paths (from the statement root) → expected values. */
+  fields: Record<string, unknown>;
+}
+
+export interface IdentityRule {
+  ignore: boolean;
+  reference?: string;
+  /** `[from, to]`, OLD normalised (docker.io names in cosign's index.docker.io form too). */
+  rewrites: [string, string][];
+}
+
+export interface Rule {
+  name: string;
+  signatures?: { allOf: Signer[]; anyOf: Signer[] };
+  attestations: AttestationRequirement[];
+  identity: IdentityRule;
+}
+
+const STATEMENT_KEYS = new Set(['_type', 'subject', 'predicateType', 'predicate']);
+
+/** `buildType` → `predicate.buildType`; paths naming a statement field are kept. */
+export function normaliseFieldPath(path: string): string {
+  const first = path.split('.')[0] ?? '';
+  return STATEMENT_KEYS.has(first) ? path : `predicate.${path}`;
+}
+
+/** Parse `OLD=NEW` (an --identity-rewrite or a policy identity.rewrite item). */
+export function parseIdentityRewrite(s: string, where = '--identity-rewrite'): [string, string][] {
+  const i = s.indexOf('=');
+  if (i <= 0 || i === s.length - 1) {
+    throw new AirlockError('USAGE', `invalid ${where} "${s}": expected OLD=NEW`, { hint: 'write OLD=NEW, e.g. ghcr.io/acme=registry.local/acme' });
+  }
+  const from = s.slice(0, i).replace(/\/+$/, '');
+  const to = s.slice(i + 1).replace(/\/+$/, '');
+  const n = normaliseName(from);
+  const forms = new Set([from, n, n.replace(/^docker\.io(?=\/|$)/, 'index.docker.io')]);
+  return [...forms].map((f) => [f, to] as [string, string]);
+}
+
+export interface LoadedPolicy {
+  file: string;
+  spec: PolicySpec;
+  /** Rules in file order, each with its globs. */
+  rules: Array<Rule & { match: string[] }>;
+}
+
+/** Read, validate and load a policy file: keys and trusted roots are read relative to it (exit 2 on any problem). */
+export async function loadPolicy(file: string): Promise<LoadedPolicy> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw policyError(file, `cannot read the policy file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the path given to --policy');
+  }
+  return buildPolicy(parsePolicy(text, file), file);
+}
+
+/** Load a parsed policy: resolve paths against the policy file's directory. */
+export async function buildPolicy(spec: PolicySpec, file: string): Promise<LoadedPolicy> {
+  const base = dirname(resolve(file));
+  const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const keys = new Map<string, Promise<Signer>>();
+  const roots = new Map<string, Promise<TrustRoot>>();
+  const root = (p: string | undefined): Promise<TrustRoot> => {
+    if (p === undefined) return Promise.resolve(publicGoodRoot());
+    const abs = rel(p);
+    let r = roots.get(abs);
+    if (!r) {
+      r = loadTrustedRoot(abs, p);
+      roots.set(abs, r);
+    }
+    return r;
+  };
+  const defaultRoot = spec.trustedRoot;
+  const signerOf = async (s: SignerSpec, where: string): Promise<Signer> => {
+    if (s.key !== undefined) {
+      const abs = rel(s.key);
+      const cacheKey = `${abs}\0${s.name ?? ''}`;
+      let k = keys.get(cacheKey);
+      if (!k) {
+        k = loadKey(abs, s.name ?? s.key).then((signer) => signer);
+        keys.set(cacheKey, k);
+      }
+      return k;
+    }
+    const signer = keylessSigner(
+      {
+        ...(s.identity !== undefined ? { identity: s.identity } : {}),
+        ...(s.identityRegexp !== undefined ? { identityRegexp: s.identityRegexp } : {}),
+        ...(s.issuer !== undefined ? { issuer: s.issuer } : {}),
+        ...(s.issuerRegexp !== undefined ? { issuerRegexp: s.issuerRegexp } : {}),
+      },
+      await root(s.trustedRoot ?? defaultRoot),
+      `${file} ${where}`,
+    );
+    return s.name ? { ...signer, name: s.name } : signer;
+  };
+  const wrap = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      if (e instanceof AirlockError && !e.message.startsWith(file)) throw new AirlockError('BAD_INPUT', `${file}: ${e.message}`, e.hint ? { hint: e.hint } : {});
+      throw e;
+    }
+  };
+  const rules: LoadedPolicy['rules'] = [];
+  for (const [n, e] of spec.policies.entries()) {
+    const where = `policies.${n}`;
+    const allOf = await wrap(Promise.all((e.signatures?.allOf ?? []).map((s, i) => signerOf(s, `${where}.signatures.allOf.${i}`))));
+    const anyOf = await wrap(Promise.all((e.signatures?.anyOf ?? []).map((s, i) => signerOf(s, `${where}.signatures.anyOf.${i}`))));
+    const defaultSigners = [...allOf, ...anyOf];
+    const attestations: AttestationRequirement[] = [];
+    for (const [i, a] of (e.attestations ?? []).entries()) {
+      const signers = a.signers ? await wrap(Promise.all(a.signers.map((s, j) => signerOf(s, `${where}.attestations.${i}.signers.${j}`)))) : defaultSigners;
+      const fields: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(a.fields ?? {})) fields[normaliseFieldPath(k)] = v;
+      attestations.push({ type: resolvePredicateType(a.type), label: a.type, signers, fields });
+    }
+    const rewrites = (e.identity?.rewrite ?? []).flatMap((r, i) => {
+      try {
+        return parseIdentityRewrite(r, `identity.rewrite`);
+      } catch (err) {
+        throw policyError(file, `invalid policy at ${where}.identity.rewrite.${i}: ${(err as Error).message}`);
+      }
+    });
+    const globs = globsOf(e.match);
+    rules.push({
+      name: e.name ?? `${where} (${globs.join(', ')})`,
+      match: globs,
+      ...(e.signatures ? { signatures: { allOf, anyOf } } : {}),
+      attestations,
+      identity: { ignore: e.identity?.ignore ?? false, ...(e.identity?.reference ? { reference: e.identity.reference } : {}), rewrites },
+    });
+  }
+  return { file, spec, rules };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statement field checks
+
+/** The value at a dotted path (numeric parts index arrays); undefined when absent. */
+export function valueAt(doc: unknown, path: string): unknown {
+  let cur: unknown = doc;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    if (Array.isArray(cur)) {
+      if (!/^\d+$/.test(part)) return undefined;
+      cur = cur[Number(part)];
+    } else {
+      if (!Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
+      cur = (cur as Record<string, unknown>)[part];
+    }
+  }
+  return cur;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => deepEqual(x, (b as unknown[])[i]));
+  const ka = Object.keys(a as object).sort();
+  const kb = Object.keys(b as object).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** Every field that does not hold its expected value, as `path is X, not Y`. */
+export function fieldMismatches(statement: unknown, fields: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [path, want] of Object.entries(fields)) {
+    const got = valueAt(statement, path);
+    if (!deepEqual(got, want)) out.push(`${path} is ${got === undefined ? 'missing' : JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+  }
+  return out;
+}
