@@ -176,6 +176,35 @@ describe('airlock key / sign / attest / attach / sign-blob', () => {
     expect(checkSimpleSigning(layers[0]!.blob, layers[0]!.layer, pub, digest).dockerReference).toBe(`${reg.host}/acme/app`);
     const refs = await referrerBundles(dst, 'mirror/app', digest);
     expect(refs.length).toBe(2);
+
+    // verify on the mirror: the signature names the upstream repository
+    const pubFile = path.join(dir, 'cosign.pub');
+    // (the bundle-form signature carries no repository name, so only the .sig layers are affected)
+    const strict = await runCli(['verify', '--key', pubFile, `${dst.host}/mirror/app:v1`, '--report', path.join(dir, 'strict.json')]);
+    expect(strict.code).toBe(0);
+    expect(readFileSync(path.join(dir, 'strict.json'), 'utf8')).toMatch(/IDENTITY_MISMATCH/);
+    const ok = await runCli(['verify', '--key', pubFile, '--identity-rewrite', `${reg.host}/acme=${dst.host}/mirror`, `${dst.host}/mirror/app:v1`, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const payloads = JSON.parse(ok.stdout) as Array<{ critical: { image: { 'docker-manifest-digest': string } } }>;
+    expect(payloads.some((p) => p.critical.image['docker-manifest-digest'] === digest)).toBe(true);
+  });
+
+  it('a tampered signature is rejected', async () => {
+    // Rewrite the mirror's .sig so its only layer carries another payload's signature.
+    const tag = `sha256-${digest.slice(7)}.sig`;
+    const m = JSON.parse((await rawRequest(`${dst.url}/v2/mirror/app/manifests/${tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).body.toString()) as {
+      layers: Array<{ annotations: Record<string, string> }>;
+    };
+    const first = m.layers[0]!;
+    first.annotations['dev.cosignproject.cosign/signature'] = Buffer.from('forged').toString('base64');
+    m.layers = [first];
+    const put = await rawRequest(`${dst.url}/v2/mirror/app/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: Buffer.from(JSON.stringify(m)) });
+    expect(put.status).toBe(201);
+    const r = await runCli(['verify', '--key', path.join(dir, 'cosign.pub'), '--ignore-identity', `${dst.host}/mirror/app:v1`, '--report', path.join(dir, 'tampered.json')]);
+    // the bundle referrer still verifies: check the report says the .sig layer was rejected
+    const report = readFileSync(path.join(dir, 'tampered.json'), 'utf8');
+    expect(report).toMatch(/BAD_SIGNATURE/);
+    expect([0, 1]).toContain(r.code);
   });
 
   it('sign-blob: a base64 signature node:crypto verifies, and a bundle @sigstore/verify accepts', async () => {
