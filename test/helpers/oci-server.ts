@@ -23,7 +23,7 @@ import { rawRequest } from './net.js';
  * request itself (truncate, reset, rewrite).
  */
 
-export type Digest = `sha256:${string}`;
+export type Digest = `${string}:${string}`;
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -40,7 +40,7 @@ export interface Descriptor {
   platform?: { os: string; architecture: string };
 }
 
-export function sha256(bytes: Buffer | string): Digest {
+export function sha256(bytes: Buffer | string): `sha256:${string}` {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
@@ -96,6 +96,8 @@ export interface OciServer {
   seedBlob(repo: string, bytes: Buffer, digest?: Digest): Digest;
   seedManifest(repo: string, bytes: Buffer, mediaType: string, tag?: string, digest?: Digest): Digest;
   hasBlob(repo: string, digest: string): boolean;
+  /** The bytes served for a blob of `repo` (as seeded: possibly not matching the digest). */
+  blobBytes(repo: string, digest: string): Buffer | undefined;
   manifest(repo: string, reference: string): StoredManifest | undefined;
   tags(repo: string): string[];
   /** What GET /v2/<repo>/referrers/<digest> would list. */
@@ -382,6 +384,7 @@ export async function startOciServer(opts: OciServerOptions = {}): Promise<OciSe
       return d;
     },
     hasBlob: (repo, digest) => repoOf(repo)?.blobs.has(digest) ?? false,
+    blobBytes: (repo, digest) => (repoOf(repo)?.blobs.has(digest) ? content.get(digest) : undefined),
     manifest: (repo, reference) => lookup(repo, reference),
     tags: (repo) => [...(repoOf(repo)?.tags.keys() ?? [])].sort(),
     referrers: (repo, digest) => referrersOf(repo, digest),
@@ -475,8 +478,8 @@ export function buildCosignAttachment(subject: Digest, kind: 'sig' | 'att', seed
 
 /** Deterministic bytes (sha256 counter mode). */
 export function pseudoRandom(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, i = 0; off < size; i++) {
+  const out = Buffer.alloc(Math.floor(size));
+  for (let off = 0, i = 0; off < out.length; i++) {
     const h = createHash('sha256').update(`${seed}:${i}`).digest();
     off += h.copy(out, off);
   }
