@@ -156,6 +156,23 @@ describe('transport faults', () => {
     expect(retries).toHaveLength(2);
   });
 
+  it('retries a manifest whose body is cut after the headers, and still checks its digest', async () => {
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+    srv.handler = (_req, res, n) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': String(body.length) });
+      if (n === 0) {
+        res.write(body.subarray(0, 10));
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      res.end(body);
+    };
+    const client = new Registries(transport(), new StaticCredentials({})).client(srv.host);
+    const m = await client.getManifest('team/app', 'v1');
+    expect(m.bytes.equals(body)).toBe(true);
+    expect(srv.hits).toHaveLength(2);
+  });
+
   it('retries a connection reset before the response is complete', async () => {
     const resets: Array<(req: http.IncomingMessage, res: http.ServerResponse) => void> = [
       // The connection closes with no answer at all.

@@ -62,7 +62,23 @@ export class RegistryClient {
     if (res.status !== 200) throw await responseError(res, `${this.registry}/v2/`);
   }
 
+  /**
+   * GET a manifest, digest-checked. A connection dropped while the body streams is retried here
+   * (the transport retries only failures before the response headers).
+   */
   async getManifest(repo: string, reference: string): Promise<Manifest> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#getManifestOnce(repo, reference);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        const dropped = !(e instanceof AirlockError) || (code === 'NETWORK' && /closed|reset|terminated|socket/i.test((e as Error).message));
+        if (!dropped || attempt >= 2) throw e instanceof AirlockError ? e : new AirlockError('NETWORK', `${this.registry}/${repo}:${reference}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+
+  async #getManifestOnce(repo: string, reference: string): Promise<Manifest> {
     const what = `${this.registry}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`;
     const res = await this.send([pullScope(repo)], {
       method: 'GET',

@@ -6,6 +6,7 @@ import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { tap } from '../util/streams.js';
+import { allSettledOrThrow } from '../util/limit.js';
 import type { TransferContext } from './context.js';
 import { platformMatches } from './platform.js';
 import { copyReferrers } from './referrers.js';
@@ -128,14 +129,6 @@ export async function copyManifest(m: Manifest, destRef: string, req: Pick<CopyR
   return r;
 }
 
-/**
- * Like Promise.all, but a failure is reported only once every sibling has settled, so that nothing is
- * still writing to the sink (temp files, upload sessions) when the image is reported failed.
- */
-async function allSettledOrThrow(tasks: Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(tasks)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
 
 /**
  * The source's blob stream as handed to a sink. Read failures become an error naming the source blob

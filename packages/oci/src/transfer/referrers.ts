@@ -6,6 +6,7 @@ import type { ContentSink, ContentSource } from '../content/types.js';
 import type { TransferContext } from './context.js';
 import type { ImageScope } from './copy.js';
 import { copyManifest } from './copy.js';
+import { allSettledOrThrow } from '../util/limit.js';
 
 /** cosign's tag-based attachments: signatures, attestations, SBOMs. */
 export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
@@ -42,7 +43,7 @@ export async function copyReferrers(subjects: Digest[], source: ContentSource, s
   if (!todo.length) return;
   todo.forEach((d) => scope.visited.add(`ref|${d}`));
   const tags = await ctx.tagsOf(source);
-  await Promise.all(todo.map((d) => referrersOf(d, tags, source, sink, ctx, scope)));
+  await allSettledOrThrow(todo.map((d) => referrersOf(d, tags, source, sink, ctx, scope)));
 }
 
 async function referrersOf(subject: Digest, tags: Set<string>, source: ContentSource, sink: ContentSink, ctx: TransferContext, scope: ImageScope): Promise<void> {
@@ -70,7 +71,7 @@ async function referrersOf(subject: Digest, tags: Set<string>, source: ContentSo
       })(),
     );
   }
-  await Promise.all(jobs);
+  await allSettledOrThrow(jobs);
   if (referrers.length && !processedBySink && !ctx.dryRun) {
     // With every referrer already there, no PUT told us (OCI-Subject) whether the sink indexes
     // subjects itself: ask its referrers API before creating a fallback tag it does not need.

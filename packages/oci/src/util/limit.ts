@@ -43,3 +43,12 @@ export class Once<K, V> {
     return p;
   }
 }
+
+/**
+ * Like Promise.all, but a failure is reported only once every sibling has settled, so that nothing is
+ * still writing to the sink (temp files, upload sessions) when the image is reported failed.
+ */
+export async function allSettledOrThrow(tasks: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(tasks)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
