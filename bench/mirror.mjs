@@ -3,12 +3,13 @@
 // own ingest ceiling, on loopback, with added latency, for a no-op re-run, and peak RSS on one big
 // layer. Plain Node script: `npm run bench` or `node bench/mirror.mjs [--quick] [--json FILE]`.
 // See bench/README.md for what each number means.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDelayProxy } from './delay-proxy.mjs';
-import { pushBlobsRaw, readLayout, verifyMirror } from './lib/ingest.mjs';
+import { writeBigImage } from './lib/bigimage.mjs';
+import { pushBlobsRaw, readLayout, relayBlobs, verifyMirror } from './lib/ingest.mjs';
 import { startRegistry } from './lib/registry.mjs';
 import { cleanupAll, makeTempDir, mb, MB, median, onAsyncCleanup, pct, pool, ratio, run, sec } from './lib/util.mjs';
 
@@ -30,8 +31,11 @@ const HELP = `usage: node bench/mirror.mjs [options]
   --concurrency N         pass --concurrency N to Airlock (default: Airlock's own default)
   --ceiling-concurrency N parallel uploads for the ingest ceiling (default 8)
   --airlock-arg ARG       extra argument for airlock mirror (repeatable)
+  --airlock FILE          the Airlock bundle to run (default: a copy of dist/airlock.cjs taken at start,
+                          so a rebuild during the run cannot mix versions)
+  --tools LIST            which tools to time, comma-separated: airlock,skopeo (default both)
   --only LIST             sections to run, comma-separated: loopback,ceiling,latency,rss
-                          (the no-op re-run is measured inside loopback)
+                          (the no-op re-run is measured inside loopback, the relay bound inside ceiling)
   --verbose               print registry request counts for every run
   --timeout-min M         give up (and clean up) after M minutes (default 60)
   -h, --help`;
@@ -50,6 +54,8 @@ function parseArgs(argv) {
     concurrency: undefined,
     ceilingConcurrency: 8,
     airlockArgs: [],
+    airlock: undefined,
+    tools: new Set(['airlock', 'skopeo']),
     only: undefined,
     verbose: false,
     timeoutMin: 60,
@@ -78,6 +84,8 @@ function parseArgs(argv) {
       case '--concurrency': o.concurrency = num(a, val()); break;
       case '--ceiling-concurrency': o.ceilingConcurrency = num(a, val()); break;
       case '--airlock-arg': o.airlockArgs.push(val()); break;
+      case '--airlock': o.airlock = path.resolve(val()); break;
+      case '--tools': o.tools = new Set(val().split(',').map((t) => t.trim())); break;
       case '--only': o.only = new Set(val().split(',').map((s) => s.trim())); break;
       case '--verbose': o.verbose = true; break;
       case '--timeout-min': o.timeoutMin = num(a, val()); break;
@@ -108,7 +116,7 @@ const want = (section) => !opts.only || opts.only.has(section);
 const results = {
   startedAt: new Date().toISOString(),
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memMb: Math.round(os.totalmem() / MB), loadavg: os.loadavg(), node: process.version },
-  options: { ...opts, only: opts.only ? [...opts.only] : undefined },
+  options: { ...opts, only: opts.only ? [...opts.only] : undefined, tools: [...opts.tools] },
   setup: {},
   runs: [],
   summary: {},
@@ -126,14 +134,15 @@ function statsLine(st) {
 // ---------------------------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------------------------
-const AIRLOCK = path.join(ROOT, 'dist', 'airlock.cjs');
+const DIST_AIRLOCK = path.join(ROOT, 'dist', 'airlock.cjs');
+let AIRLOCK = DIST_AIRLOCK; // replaced by a snapshot in main()
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 let work; // temp dir
 let toolEnv; // environment for both tools: no ambient credentials, no proxies
 
 function preflight() {
   const missing = [];
-  if (!existsSync(AIRLOCK)) missing.push(`${AIRLOCK} (run npm run build)`);
+  if (!existsSync(opts.airlock ?? DIST_AIRLOCK)) missing.push(`${opts.airlock ?? DIST_AIRLOCK} (run npm run build)`);
   if (!existsSync(MKIMAGES)) missing.push(`${MKIMAGES} (shared/ must sit beside the repo)`);
   for (const bin of ['/usr/bin/skopeo', '/usr/bin/docker-registry']) if (!existsSync(bin)) missing.push(bin);
   if (missing.length) throw new Error(`missing: ${missing.join(', ')}`);
@@ -171,11 +180,34 @@ async function mkimages(out, args) {
 
 function parseTimeV(stderr) {
   const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return { maxRssKb: m ? Number(m[1]) : NaN };
+  const u = /User time \(seconds\): ([\d.]+)/.exec(stderr);
+  const s = /System time \(seconds\): ([\d.]+)/.exec(stderr);
+  return { maxRssKb: m ? Number(m[1]) : NaN, cpuS: u && s ? Number(u[1]) + Number(s[1]) : NaN };
+}
+
+/**
+ * Run a tool under `/usr/bin/time -o FILE` (when present) to learn its CPU time and peak RSS without
+ * touching its stderr. Resolves run()'s result plus { cpuS, maxRssMb }.
+ */
+let timeFiles = 0;
+async function runTimed(cmd, args, o) {
+  if (!TIME) return { ...(await run(cmd, args, o)), cpuS: NaN, maxRssMb: NaN };
+  const f = path.join(work, `time-${++timeFiles}.txt`);
+  const r = await run(TIME, ['-o', f, '-f', '%U %S %M', cmd, ...args], o);
+  let cpuS = NaN;
+  let maxRssMb = NaN;
+  try {
+    const last = readFileSync(f, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    cpuS = last[0] + last[1];
+    maxRssMb = last[2] / 1024;
+  } catch {
+    /* killed */
+  }
+  return { ...r, cpuS, maxRssMb };
 }
 
 async function skopeoCopy(src, dst, extra = []) {
-  return run('skopeo', ['--insecure-policy', 'copy', '--all', ...extra, src, dst], { env: toolEnv, timeoutMs: 600_000 });
+  return runTimed('skopeo', ['--insecure-policy', 'copy', '--all', ...extra, src, dst], { env: toolEnv, timeoutMs: 600_000 });
 }
 
 /** Push the layout's tags into the source registry as REPO/img-N:v1 (parallel, not timed). */
@@ -191,19 +223,23 @@ async function airlockMirror(listFile, dstHost, label) {
   const args = [AIRLOCK, 'mirror', '--file', listFile, '--to', `${dstHost}/mirror`, '--report', report];
   if (opts.concurrency) args.push('--concurrency', String(opts.concurrency));
   args.push(...opts.airlockArgs);
-  const r = await run(process.execPath, args, { env: toolEnv, timeoutMs: 1_200_000, allowFail: true });
+  const r = await runTimed(process.execPath, args, { env: toolEnv, timeoutMs: 1_200_000, allowFail: true });
   if (r.code !== 0) throw new Error(`airlock mirror failed (exit ${r.code}):\n${r.stderr.slice(-4000)}`);
   const rep = JSON.parse(readFileSync(report, 'utf8'));
-  return { ms: r.ms, totals: rep.totals };
+  return { ms: r.ms, totals: rep.totals, cpuS: r.cpuS, maxRssMb: r.maxRssMb };
 }
 
 /** skopeo copy --all, one image after another (what a shell loop does). */
 async function skopeoSequential(srcHost, dstHost, tags) {
   const started = performance.now();
+  let cpuS = 0;
+  let maxRssMb = 0;
   for (const tag of tags) {
-    await skopeoCopy(`docker://${srcHost}/bench/${tag}:v1`, `docker://${dstHost}/mirror/bench/${tag}:v1`, ['--src-tls-verify=false', '--dest-tls-verify=false']);
+    const r = await skopeoCopy(`docker://${srcHost}/bench/${tag}:v1`, `docker://${dstHost}/mirror/bench/${tag}:v1`, ['--src-tls-verify=false', '--dest-tls-verify=false']);
+    cpuS += r.cpuS;
+    maxRssMb = Math.max(maxRssMb, r.maxRssMb);
   }
-  return { ms: performance.now() - started };
+  return { ms: performance.now() - started, cpuS, maxRssMb };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +250,11 @@ function record(run) {
   const extra = run.totals ? ` [${run.totals.blobs.copied} blobs copied (${mb(run.totals.bytes)}), ${run.totals.blobs.mounted} mounted, ${run.totals.blobs.skipped} skipped]` : '';
   const rate = run.bytes ? ` = ${(run.bytes / MB / (run.ms / 1000)).toFixed(1)} MiB/s` : '';
   log(`${stamp()} ${run.section.padEnd(9)} round ${run.round}  ${run.tool.padEnd(8)} ${sec(run.ms).padStart(9)}${rate}${extra}`);
+  if (opts.verbose && run.cpu) {
+    const c = run.cpu;
+    const f = (x) => (Number.isFinite(x) ? `${x.toFixed(2)} s` : '?');
+    log(`            cpu: ${run.tool} ${f(c.tool)}, src registry ${f(c.src)}, dst registry ${f(c.dst)}${c.proxy !== undefined ? `, delay proxy (in bench) ${f(c.proxy)}` : ''} = ${f(c.tool + (c.src || 0) + c.dst + (c.proxy || 0))} of ${f((run.ms / 1000) * os.cpus().length)} available`);
+  }
   if (opts.verbose && run.dstRequests) log(`            dst: ${statsLine(run.dstRequests)}`);
   if (opts.verbose && run.srcRequests) log(`            src: ${statsLine(run.srcRequests)}`);
 }
@@ -227,29 +268,62 @@ async function measureMirror({ section, round, tool, srcHost, srcReg, listFile, 
   try {
     await syncDisk();
     const srcOff = srcReg.logOffset();
+    const cpu0 = { src: srcReg.cpu(), dst: dst.cpu(), self: process.cpuUsage() };
     const m = tool === 'airlock' ? await airlockMirror(listFile, dst.host, `${section}-${round}`) : await skopeoSequential(srcHost, dst.host, layout.images.map((i) => i.tag));
+    const cpu = cpuSince(cpu0, srcReg, dst, m.cpuS, srcHost !== srcReg.host);
+    // Request counts before the check below, whose HEADs would otherwise be counted too.
+    const dstRequests = dst.stats();
+    const srcRequests = srcReg.stats(srcOff);
     const bad = await verifyMirror(dst.url, layout, (tag) => `mirror/bench/${tag}`, 'v1');
     if (bad.length) throw new Error(`${tool} ${section}: destination incomplete: ${bad.slice(0, 3).join('; ')}`);
-    record({ section, round, tool, ms: m.ms, bytes: layout.uniqueBytes, totals: m.totals, dstRequests: dst.stats(), srcRequests: srcReg.stats(srcOff) });
+    record({ section, round, tool, ms: m.ms, bytes: layout.uniqueBytes, totals: m.totals, cpu, dstRequests, srcRequests });
     if (noop) {
       const dstOff = dst.logOffset();
       const srcOff2 = srcReg.logOffset();
+      const cpu1 = { src: srcReg.cpu(), dst: dst.cpu(), self: process.cpuUsage() };
       const n = tool === 'airlock' ? await airlockMirror(listFile, dst.host, `${noopSection}-${round}`) : await skopeoSequential(srcHost, dst.host, layout.images.map((i) => i.tag));
-      record({ section: noopSection, round, tool, ms: n.ms, totals: n.totals, dstRequests: dst.stats(dstOff), srcRequests: srcReg.stats(srcOff2) });
+      const cpuN = cpuSince(cpu1, srcReg, dst, n.cpuS, srcHost !== srcReg.host);
+      record({ section: noopSection, round, tool, ms: n.ms, totals: n.totals, cpu: cpuN, dstRequests: dst.stats(dstOff), srcRequests: srcReg.stats(srcOff2) });
     }
   } finally {
     await dst.stop();
   }
 }
 
-async function measureCeiling(round, layoutDir, layout) {
+/** CPU seconds used since `c0` by the tool, both registries and (latency runs) this process's proxy. */
+function cpuSince(c0, srcReg, dst, toolCpu, proxied) {
+  const self = process.cpuUsage(c0.self);
+  return {
+    tool: toolCpu,
+    src: srcReg.cpu() - c0.src,
+    dst: dst.cpu() - c0.dst,
+    ...(proxied ? { proxy: (self.user + self.system) / 1e6 } : {}),
+  };
+}
+
+async function measureCeiling(round, layoutDir, layout, src) {
   const dst = await startRegistry('dst-ceiling');
   try {
     await syncDisk();
+    const c0 = { dst: dst.cpu(), self: process.cpuUsage() };
     const r = await pushBlobsRaw(layoutDir, layout, dst.url, { repoPrefix: 'mirror/bench', concurrency: opts.ceilingConcurrency });
-    record({ section: 'ceiling', round, tool: 'raw-http', ms: r.ms, bytes: r.bytes, dstRequests: dst.stats() });
+    const self = process.cpuUsage(c0.self);
+    const cpu = { tool: (self.user + self.system) / 1e6, dst: dst.cpu() - c0.dst };
+    record({ section: 'ceiling', round, tool: 'raw-http', ms: r.ms, bytes: r.bytes, cpu, dstRequests: dst.stats() });
   } finally {
     await dst.stop();
+  }
+  // The relay ceiling: the same blobs GET from the source registry and PUT into a fresh one.
+  const dst2 = await startRegistry('dst-relay');
+  try {
+    await syncDisk();
+    const c0 = { src: src.cpu(), dst: dst2.cpu(), self: process.cpuUsage() };
+    const r = await relayBlobs(src.url, layout, dst2.url, { concurrency: opts.ceilingConcurrency });
+    const self = process.cpuUsage(c0.self);
+    const cpu = { tool: (self.user + self.system) / 1e6, src: src.cpu() - c0.src, dst: dst2.cpu() - c0.dst };
+    record({ section: 'relay', round, tool: 'raw-http', ms: r.ms, bytes: r.bytes, cpu, dstRequests: dst2.stats() });
+  } finally {
+    await dst2.stop();
   }
 }
 
@@ -257,14 +331,19 @@ async function measureCeiling(round, layoutDir, layout) {
 async function measureRss(srcReg) {
   const dir = makeTempDir('big');
   const layoutDir = path.join(dir, 'layout');
-  log(`${stamp()} rss: generating 1 image with one ${opts.bigMb} MB layer...`);
-  const gen = await mkimages(layoutDir, ['--images', '1', '--layers', '1', '--layer-mb', String(opts.bigMb), '--seed', '7']);
+  // mkimages.py holds payload, tar and gzip of a layer in memory at once, and Python's randbytes()
+  // overflows at 256 MiB per call: bigger layers come from a streaming generator instead.
+  const viaMkimages = opts.bigMb < 256;
+  log(`${stamp()} rss: generating 1 image with one ${opts.bigMb} MB layer (${viaMkimages ? 'mkimages.py' : 'bench/lib/bigimage.mjs, streamed to disk'})...`);
+  const gen = viaMkimages
+    ? await mkimages(layoutDir, ['--images', '1', '--layers', '1', '--layer-mb', String(opts.bigMb), '--seed', '7'])
+    : await writeBigImage(layoutDir, opts.bigMb);
   const layout = readLayout(layoutDir);
   const layerBytes = Math.max(...layout.blobs.map((b) => b.size));
   log(`${stamp()} rss: generated ${mb(layerBytes)} layer in ${sec(gen.ms)}${gen.peakRssMb ? ` (mkimages.py peak RSS ${gen.peakRssMb.toFixed(0)} MB: it builds the layer in memory)` : ''}`);
   await pushLayout(layoutDir, layout.images.map((i) => i.tag), srcReg.host, 'big');
   const out = { layerBytes, generatorPeakRssMb: gen.peakRssMb };
-  for (const tool of ['airlock', 'skopeo']) {
+  for (const tool of ['airlock', 'skopeo'].filter((t) => opts.tools.has(t))) {
     const dst = await startRegistry(`dst-big-${tool}`);
     try {
       await syncDisk();
@@ -274,11 +353,13 @@ async function measureRss(srcReg) {
         tool === 'airlock'
           ? [process.execPath, AIRLOCK, 'copy', src, dstRef, ...(opts.concurrency ? ['--concurrency', String(opts.concurrency)] : [])]
           : ['skopeo', '--insecure-policy', 'copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}`, `docker://${dstRef}`];
-      const { ms, peakRssMb } = await runMeasuringRss(argv);
+      const c0 = { src: srcReg.cpu(), dst: dst.cpu() };
+      const { ms, peakRssMb, cpuS } = await runMeasuringRss(argv);
+      const cpu = { tool: cpuS, src: srcReg.cpu() - c0.src, dst: dst.cpu() - c0.dst };
       const bad = await verifyMirror(dst.url, layout, () => 'big/img-0', 'v1');
       if (bad.length) throw new Error(`${tool} big copy incomplete: ${bad.join('; ')}`);
-      out[tool] = { ms, peakRssMb };
-      record({ section: 'rss', round: 1, tool, ms, bytes: layerBytes, peakRssMb });
+      out[tool] = { ms, peakRssMb, cpu };
+      record({ section: 'rss', round: 1, tool, ms, bytes: layerBytes, peakRssMb, cpu });
       log(`            peak RSS ${tool}: ${peakRssMb.toFixed(1)} MB`);
     } finally {
       await dst.stop();
@@ -292,7 +373,8 @@ async function runMeasuringRss(argv) {
   if (TIME) {
     const r = await run(TIME, ['-v', ...argv], { env: toolEnv, timeoutMs: 1_800_000, allowFail: true });
     if (r.code !== 0) throw new Error(`${argv.join(' ')} failed:\n${r.stderr.slice(-3000)}`);
-    return { ms: r.ms, peakRssMb: parseTimeV(r.stderr).maxRssKb / 1024, how: '/usr/bin/time -v' };
+    const tv = parseTimeV(r.stderr);
+    return { ms: r.ms, peakRssMb: tv.maxRssKb / 1024, cpuS: tv.cpuS, how: '/usr/bin/time -v' };
   }
   const { spawn } = await import('node:child_process');
   const started = performance.now();
@@ -318,29 +400,48 @@ async function runMeasuringRss(argv) {
 // Main
 // ---------------------------------------------------------------------------------------------
 function target(name, value, pass, goal) {
-  results.targets.push({ name, value, goal, pass });
-  log(`  ${(pass ? 'PASS' : 'MISS').padEnd(5)} ${name.padEnd(44)} ${String(value).padEnd(22)} (target: ${goal})`);
+  const na = /n\/a/.test(String(value));
+  results.targets.push({ name, value, goal, pass: na ? null : pass });
+  log(`  ${(na ? 'n/a' : pass ? 'PASS' : 'MISS').padEnd(5)} ${name.padEnd(44)} ${String(value).padEnd(22)} (target: ${goal})`);
 }
 
 async function main() {
   preflight();
   work = makeTempDir('work');
   toolEnv = makeEnv();
-  const { images, layers, layerMb, sharedBase, rounds } = opts;
-  log(`Airlock mirror benchmark — ${opts.quick ? 'QUICK' : 'full'} run, ${rounds} round(s), ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  const built = statSync(AIRLOCK).mtime;
-  results.airlockBuiltAt = built.toISOString();
-  log(`airlock: ${AIRLOCK} (built ${built.toISOString()}); ${(await run('skopeo', ['--version'])).stdout.trim()}; node ${process.version}`);
+  log(`Airlock mirror benchmark — ${opts.quick ? 'QUICK' : 'full'} run, ${opts.rounds} round(s), ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const from = opts.airlock ?? DIST_AIRLOCK;
+  const built = statSync(from).mtime;
+  if (opts.airlock) AIRLOCK = opts.airlock;
+  else {
+    // The bundle is self-contained: a private copy keeps the whole run on one build.
+    AIRLOCK = path.join(work, 'airlock.cjs');
+    copyFileSync(from, AIRLOCK);
+  }
+  results.airlock = { file: from, builtAt: built.toISOString(), bytes: statSync(from).size };
+  const ver = (await run(process.execPath, [AIRLOCK, '--version'], { env: toolEnv })).stdout.trim();
+  log(`airlock ${ver}: ${from} (built ${built.toISOString()}, ${mb(statSync(from).size)}); ${(await run('skopeo', ['--version'])).stdout.trim()}; node ${process.version}`);
 
+  const src = await startRegistry('src');
+  const needSet = want('loopback') || want('ceiling') || want('latency');
   // --- setup ---------------------------------------------------------------------------------
+  if (needSet) await mirrorSections(src);
+  let rss;
+  if (want('rss')) rss = await measureRss(src);
+  await src.stop();
+  summarize(rss);
+}
+
+let layout;
+async function mirrorSections(src) {
+  const { images, layers, layerMb, sharedBase, rounds } = opts;
   const layoutDir = path.join(work, 'layout');
   log(`${stamp()} setup: mkimages ${images} images x ${layers} layers x ${layerMb} MB + ${sharedBase} MB shared base...`);
   const gen = await mkimages(layoutDir, ['--images', String(images), '--layers', String(layers), '--layer-mb', String(layerMb), '--shared-base', String(sharedBase)]);
-  const layout = readLayout(layoutDir);
+  layout = readLayout(layoutDir);
   results.setup = { generateMs: gen.ms, uniqueBlobs: layout.blobs.length, uniqueBytes: layout.uniqueBytes, referencedBytes: layout.referencedBytes };
   log(`${stamp()} setup: ${layout.images.length} images, ${layout.blobs.length} unique blobs, ${mb(layout.uniqueBytes)} unique (${mb(layout.referencedBytes)} referenced; the shared base is stored once)`);
 
-  const src = await startRegistry('src');
   const pushStart = performance.now();
   await pushLayout(layoutDir, layout.images.map((i) => i.tag), src.host, 'bench');
   log(`${stamp()} setup: pushed to source ${src.host} in ${sec(performance.now() - pushStart)}`);
@@ -352,8 +453,8 @@ async function main() {
     const order = round % 2 ? ['airlock', 'skopeo', 'ceiling'] : ['ceiling', 'skopeo', 'airlock'];
     for (const what of order) {
       if (what === 'ceiling') {
-        if (want('ceiling')) await measureCeiling(round, layoutDir, layout);
-      } else if (want('loopback')) {
+        if (want('ceiling')) await measureCeiling(round, layoutDir, layout, src);
+      } else if (want('loopback') && opts.tools.has(what)) {
         await measureMirror({ section: 'loopback', round, tool: what, srcHost: src.host, srcReg: src, listFile, layout, noop: true, noopSection: 'noop' });
       }
     }
@@ -368,7 +469,7 @@ async function main() {
     writeFileSync(latList, layout.images.map((i) => `${proxy.host}/bench/${i.tag}:v1`).join('\n') + '\n');
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock'];
-      for (const tool of order) {
+      for (const tool of order.filter((t) => opts.tools.has(t))) {
         const before = proxy.stats().requests;
         await measureMirror({ section: 'latency', round, tool, srcHost: proxy.host, srcReg: src, listFile: latList, layout, noop: true, noopSection: 'noop-lat' });
         if (opts.verbose) log(`            proxy: ${proxy.stats().requests - before} requests forwarded (mirror + no-op)`);
@@ -378,23 +479,26 @@ async function main() {
     await proxy.close();
   }
 
-  // --- peak RSS -----------------------------------------------------------------------------
-  let rss;
-  if (want('rss')) rss = await measureRss(src);
-  await src.stop();
+}
 
-  // --- summary ------------------------------------------------------------------------------
+function summarize(rss) {
+  const rounds = opts.rounds;
   const med = (section, tool) => median(results.runs.filter((r) => r.section === section && r.tool === tool).map((r) => r.ms));
   const S = results.summary;
-  S.uniqueBytes = layout.uniqueBytes;
+  const uniqueBytes = layout?.uniqueBytes ?? NaN;
+  S.uniqueBytes = uniqueBytes;
   S.loopback = { airlockMs: med('loopback', 'airlock'), skopeoMs: med('loopback', 'skopeo') };
   S.loopback.ratio = S.loopback.skopeoMs / S.loopback.airlockMs;
   S.ceiling = { ms: med('ceiling', 'raw-http') };
-  S.ceiling.mibPerS = layout.uniqueBytes / MB / (S.ceiling.ms / 1000);
-  S.ceiling.airlockMibPerS = layout.uniqueBytes / MB / (S.loopback.airlockMs / 1000);
-  S.ceiling.skopeoMibPerS = layout.uniqueBytes / MB / (S.loopback.skopeoMs / 1000);
+  S.ceiling.mibPerS = uniqueBytes / MB / (S.ceiling.ms / 1000);
+  S.ceiling.airlockMibPerS = uniqueBytes / MB / (S.loopback.airlockMs / 1000);
+  S.ceiling.skopeoMibPerS = uniqueBytes / MB / (S.loopback.skopeoMs / 1000);
   S.ceiling.airlockShare = S.ceiling.ms / S.loopback.airlockMs;
   S.ceiling.skopeoShare = S.ceiling.ms / S.loopback.skopeoMs;
+  S.relay = { ms: med('relay', 'raw-http') };
+  S.relay.mibPerS = uniqueBytes / MB / (S.relay.ms / 1000);
+  S.relay.airlockShare = S.relay.ms / S.loopback.airlockMs;
+  S.relay.skopeoShare = S.relay.ms / S.loopback.skopeoMs;
   S.latency = { delayMs: opts.delay, airlockMs: med('latency', 'airlock'), skopeoMs: med('latency', 'skopeo') };
   S.latency.ratio = S.latency.skopeoMs / S.latency.airlockMs;
   S.noop = { airlockMs: med('noop', 'airlock'), skopeoMs: med('noop', 'skopeo') };
@@ -404,7 +508,7 @@ async function main() {
   if (rss) S.rss = rss;
 
   log('');
-  log(`Summary (medians of ${rounds} round(s); ${layout.images.length} images, ${mb(layout.uniqueBytes)} unique blob bytes)`);
+  log(`Summary (medians of ${rounds} round(s)${layout ? `; ${layout.images.length} images, ${mb(uniqueBytes)} unique blob bytes` : ''})`);
   const row = (label, a, b, r) => log(`  ${label.padEnd(34)} airlock ${sec(a).padStart(9)}   skopeo ${sec(b).padStart(9)}   skopeo/airlock ${ratio(r)}`);
   if (want('loopback')) row('loopback mirror (fresh dst)', S.loopback.airlockMs, S.loopback.skopeoMs, S.loopback.ratio);
   if (want('ceiling')) {
@@ -413,12 +517,15 @@ async function main() {
       log(`  ${'airlock vs ceiling'.padEnd(34)} ${S.ceiling.airlockMibPerS.toFixed(1)} MiB/s, ${pct(S.ceiling.airlockShare)} of the ceiling (ceiling time / airlock time)`);
       log(`  ${'skopeo vs ceiling'.padEnd(34)} ${S.ceiling.skopeoMibPerS.toFixed(1)} MiB/s, ${pct(S.ceiling.skopeoShare)} of the ceiling`);
     }
+    log(`  ${`relay bound (GET src -> PUT dst x${opts.ceilingConcurrency})`.padEnd(34)} ${sec(S.relay.ms)} = ${S.relay.mibPerS.toFixed(1)} MiB/s${want('loopback') ? `; airlock reaches ${pct(S.relay.airlockShare)} of it, skopeo ${pct(S.relay.skopeoShare)} (info)` : ''}`);
   }
   if (want('latency')) row(`+${opts.delay} ms source latency`, S.latency.airlockMs, S.latency.skopeoMs, S.latency.ratio);
   if (want('loopback')) row('no-op re-run (loopback)', S.noop.airlockMs, S.noop.skopeoMs, S.noop.ratio);
   if (want('latency')) row(`no-op re-run (+${opts.delay} ms)`, S.noopLatency.airlockMs, S.noopLatency.skopeoMs, S.noopLatency.ratio);
   if (rss) {
-    log(`  ${`peak RSS, one ${mb(rss.layerBytes)} layer`.padEnd(34)} airlock ${rss.airlock.peakRssMb.toFixed(1)} MB (${sec(rss.airlock.ms)}, ${(rss.layerBytes / MB / (rss.airlock.ms / 1000)).toFixed(1)} MiB/s)   skopeo ${rss.skopeo.peakRssMb.toFixed(1)} MB (${sec(rss.skopeo.ms)})`);
+    const rate = (x) => `${(rss.layerBytes / MB / (x.ms / 1000)).toFixed(1)} MiB/s`;
+    const one = (name) => (rss[name] ? `${name} ${rss[name].peakRssMb.toFixed(1)} MB (${sec(rss[name].ms)}, ${rate(rss[name])})` : '');
+    log(`  ${`peak RSS, one ${mb(rss.layerBytes)} layer`.padEnd(34)} ${one('airlock')}   ${one('skopeo')}`);
   }
 
   log('');
@@ -427,7 +534,7 @@ async function main() {
   if (want('loopback') && want('ceiling')) target('loopback: share of the ingest ceiling', pct(S.ceiling.airlockShare), S.ceiling.airlockShare >= 0.9, '>= 90%');
   if (want('latency')) target(`+${opts.delay} ms latency: faster than skopeo`, ratio(S.latency.ratio), S.latency.ratio >= 1.5, '>= 1.50x');
   if (want('loopback')) target('no-op re-run: faster than skopeo', ratio(S.noop.ratio), S.noop.ratio >= 3, '>= 3.00x');
-  if (rss) target(`peak RSS copying a ${opts.bigMb} MB layer`, `${rss.airlock.peakRssMb.toFixed(1)} MB`, rss.airlock.peakRssMb < 150, '< 150 MB');
+  if (rss?.airlock) target(`peak RSS copying a ${opts.bigMb} MB layer`, `${rss.airlock.peakRssMb.toFixed(1)} MB`, rss.airlock.peakRssMb < 150, '< 150 MB');
   if (opts.quick) log('  (quick run: sizes are too small for the targets to mean much)');
   log(`\nTotal ${sec(performance.now() - t0)}; load now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   results.finishedAt = new Date().toISOString();

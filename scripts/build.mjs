@@ -29,7 +29,8 @@ await Promise.all(
         banner: { js: '#!/usr/bin/env node' },
         legalComments: 'none',
         sourcemap: false,
-        minify: false,
+        minify: true,
+        keepNames: true,
         logLevel: 'warning',
       });
       await chmod(outfile, 0o755);

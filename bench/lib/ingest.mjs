@@ -92,3 +92,45 @@ export async function verifyMirror(registryUrl, layout, repoFor, tag) {
   });
   return bad;
 }
+
+/**
+ * The "relay ceiling": every unique blob streamed straight from the source registry into a fresh
+ * destination (GET from `srcUrl/${srcPrefix}/IMAGE`, POST + monolithic PUT into
+ * `dstUrl/${dstPrefix}/IMAGE`), `concurrency` at a time, no verification, no manifests, no HEADs.
+ * The bound for any registry-to-registry copy on this machine: it pays for the source registry and a
+ * user-space relay, which the plain ceiling does not. Returns { ms, bytes, blobs }.
+ */
+export async function relayBlobs(srcUrl, layout, dstUrl, { srcPrefix = 'bench', dstPrefix = 'mirror/bench', concurrency = 8 } = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency * 2 });
+  const todo = [...layout.blobs].sort((a, b) => b.size - a.size);
+  const started = performance.now();
+  try {
+    await pool(todo, concurrency, async (b) => {
+      const repo = `${dstPrefix}/${b.image}`;
+      const start = await request(`${dstUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' }, agent });
+      if (start.status !== 202) throw new Error(`POST upload ${repo}: HTTP ${start.status} ${start.body}`);
+      const loc = new URL(start.headers.location, dstUrl);
+      loc.searchParams.set('digest', b.digest);
+      const body = await new Promise((resolve, reject) => {
+        const req = http.get(`${srcUrl}/v2/${srcPrefix}/${b.image}/blobs/${b.digest}`, { agent }, (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`GET ${b.digest}: HTTP ${res.statusCode}`));
+          } else resolve(res);
+        });
+        req.on('error', reject);
+      });
+      const put = await request(loc.toString(), {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(b.size) },
+        body,
+        agent,
+        timeoutMs: 600_000,
+      });
+      if (put.status !== 201) throw new Error(`PUT ${b.digest} to ${repo}: HTTP ${put.status} ${put.body}`);
+    });
+  } finally {
+    agent.destroy();
+  }
+  return { ms: performance.now() - started, bytes: layout.uniqueBytes, blobs: layout.blobs.length };
+}

@@ -106,7 +106,10 @@ async function startOnce(name) {
     await sleep(30);
   }
   const accessLog = path.join(dir, 'access.log');
+  const regPid = findRegistryPid(child.pid);
   return {
+    /** CPU seconds (user+system) the registry process has used so far; NaN if unknown. */
+    cpu: () => cpuSeconds(regPid),
     host,
     url,
     dir,
@@ -153,4 +156,32 @@ export function requestStats(text) {
     byKind[k] = (byKind[k] ?? 0) + 1;
   }
   return { total, byKind };
+}
+
+const CLK_TCK = 100; // getconf CLK_TCK on Linux
+
+/** The docker-registry process under the sh watchdog (its child). */
+function findRegistryPid(shPid) {
+  try {
+    const kids = readFileSync(`/proc/${shPid}/task/${shPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    for (const k of kids) {
+      const cmd = readFileSync(`/proc/${k}/cmdline`, 'utf8');
+      if (/registry/.test(cmd.split('\0')[0] ?? '')) return k;
+    }
+  } catch {
+    /* not Linux, or gone */
+  }
+  return undefined;
+}
+
+/** utime+stime of a process in seconds, from /proc/PID/stat. */
+export function cpuSeconds(pid) {
+  if (!pid) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
+  } catch {
+    return NaN;
+  }
 }

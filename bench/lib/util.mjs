@@ -211,7 +211,7 @@ export function request(url, { method = 'GET', headers = {}, body, agent = false
 // Numbers
 // ---------------------------------------------------------------------------------------------
 export const MB = 1024 * 1024;
-export const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
+export const sec = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'n/a');
 export const mb = (bytes) => `${(bytes / MB).toFixed(1)} MiB`;
 export const ratio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a');
 export const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : 'n/a');

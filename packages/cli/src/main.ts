@@ -1,24 +1,29 @@
 import { Command } from 'commander';
 import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
-import { buildAttachCommand, buildAttestCommand, buildKeyCommand, buildSignBlobCommand, buildSignCommand } from '@airlock/sign';
-import { runCli } from '@airlock/step-kit';
-import { buildVerifyAttestationCommand, buildVerifyBlobCommand, buildVerifyCommand } from '@airlock/verify';
+import { lazyCommand, runCli } from '@airlock/step-kit';
+import { attestStep, keyGenerateStep, signBlobStep, signStep } from '@airlock/sign/src/inputs.js';
+import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/src/inputs.js';
 
 export const VERSION = '0.1.0';
+
+// Signing and verification pull in the sigstore libraries: load them only for those commands.
+const sign = () => import('@airlock/sign');
+const verify = () => import('@airlock/verify');
 
 void runCli((setExit) =>
   new Command('airlock')
     .description('Move images, signatures and attestations into air-gapped networks, verified and digest-pinned.')
     .version(VERSION)
+    .enablePositionalOptions()
     .addCommand(buildCopyCommand(setExit))
     .addCommand(buildMirrorCommand(setExit))
-    .addCommand(buildKeyCommand(setExit))
-    .addCommand(buildSignCommand(setExit))
-    .addCommand(buildAttestCommand(setExit))
-    .addCommand(buildAttachCommand(setExit))
-    .addCommand(buildSignBlobCommand(setExit))
-    .addCommand(buildVerifyCommand(setExit))
-    .addCommand(buildVerifyAttestationCommand(setExit))
-    .addCommand(buildVerifyBlobCommand(setExit))
-    .addHelpText('after', '\nRun "airlock COMMAND --help" for a command\'s options, examples and exit codes.\n'),
+    .addCommand(lazyCommand('key', 'Generate and import cosign key pairs', async () => (await sign()).buildKeyCommand, setExit))
+    .addCommand(lazyCommand('sign', signStep.summary, async () => (await sign()).buildSignCommand, setExit))
+    .addCommand(lazyCommand('attest', attestStep.summary, async () => (await sign()).buildAttestCommand, setExit))
+    .addCommand(lazyCommand('attach', 'Attach artifacts to images: attach sbom (cosign attach sbom)', async () => (await sign()).buildAttachCommand, setExit))
+    .addCommand(lazyCommand('sign-blob', signBlobStep.summary, async () => (await sign()).buildSignBlobCommand, setExit))
+    .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
+    .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
+    .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addHelpText('after', `\nKeys: ${keyGenerateStep.summary.toLowerCase()}.\nRun "airlock COMMAND --help" for a command's options, examples and exit codes.\n`),
 );

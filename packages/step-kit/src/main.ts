@@ -38,6 +38,27 @@ export async function runCli(build: (setExit: (code: number) => void) => Command
   process.exit(code);
 }
 
+/**
+ * A command whose implementation is loaded only when it runs: `airlock copy` does not pay for
+ * parsing and initialising the signing libraries. Help and options are the real command's.
+ */
+export function lazyCommand(name: string, summary: string, load: () => Promise<CommandBuilder>, setExit: (code: number) => void): Command {
+  const stub = new Command(name)
+    .description(summary)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    ;
+  stub.action(async () => {
+    const real = (await load())(setExit);
+    const host = new Command(stub.parent?.name() ?? 'airlock').addCommand(real);
+    configure(host);
+    await host.parseAsync([name, ...stub.args], { from: 'user' });
+  });
+  return stub;
+}
+
 /** A single-step program (dist/copy.cjs): the step is the root command. */
 export function standalone(name: string, builder: CommandBuilder): (setExit: (code: number) => void) => Command {
   return (setExit) => builder(setExit).name(name);

@@ -121,6 +121,7 @@ export class Transport {
   readonly #retry: RetryPolicy;
   readonly #dispatchers = new Map<string, Dispatcher>();
   readonly #schemes = new Map<string, 'http' | 'https'>();
+  readonly #probes = new Map<string, Promise<void>>();
   readonly #insecure: Set<string>;
 
   constructor(opts: TransportOptions = {}) {
@@ -161,8 +162,31 @@ export class Transport {
     return !this.#schemes.has(host) && (isLoopback(host) || this.isInsecure(host));
   }
 
+  /**
+   * For a loopback or insecure host, find out once whether it speaks TLS (one `GET /v2/` over
+   * https; a plain-HTTP answer means http). Concurrent requests wait for that one answer.
+   */
+  #probe(host: string): Promise<void> {
+    let p = this.#probes.get(host);
+    if (!p) {
+      p = (async () => {
+        try {
+          const r = await request(`https://${host}/v2/`, { method: 'GET', dispatcher: this.#dispatcher(host), reset: false, headersTimeout: 30_000 });
+          await drain(r.body);
+          this.#schemes.set(host, 'https');
+        } catch (e) {
+          if (isPlainHttpAnswer(e)) this.#schemes.set(host, 'http');
+          else this.#probes.delete(host); // unreachable now: let the request itself report it
+        }
+      })();
+      this.#probes.set(host, p);
+    }
+    return p;
+  }
+
   async request(req: HttpRequest): Promise<HttpResponse> {
     const canRetry = req.retry ?? true;
+    if (this.#mayDowngrade(req.host) && !/^https?:\/\//.test(req.path)) await this.#probe(req.host);
     let attempt = 0;
     for (;;) {
       let res: HttpResponse;
@@ -222,6 +246,8 @@ export class Transport {
           body: req.body?.(),
           dispatcher: this.#dispatcher(host),
           signal: req.signal,
+          // undici closes the connection after a HEAD unless told not to; keep it alive.
+          reset: false,
           headersTimeout: 120_000,
           bodyTimeout: 300_000,
         });

@@ -40,10 +40,15 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
   ctx.emit({ type: 'image-start', id: scope.id, source, destination });
   let result: ImageResult;
   try {
+    // Independent round trips start together: the source manifest, what the destination tag
+    // holds now, and the source's tag list (where cosign attachments are found).
+    const tagAtDest = req.tag && !ctx.options.force ? req.sink.resolve(req.tag) : undefined;
+    tagAtDest?.catch(() => undefined);
+    if (ctx.referrers) ctx.tagsOf(req.source).catch(() => undefined);
     const top = await req.source.getManifest(req.reference);
     const chosen = await selectPlatforms(top, req, ctx);
     const destRef = req.tag ?? chosen.manifest.digest;
-    const existing = ctx.options.force ? undefined : await req.sink.resolve(destRef);
+    const existing = ctx.options.force ? undefined : await (tagAtDest ?? req.sink.resolve(destRef));
     const upToDate = existing === chosen.manifest.digest;
     if (!upToDate) await copyManifest(chosen.manifest, destRef, req, ctx, scope);
     if (ctx.referrers) {
