@@ -20,4 +20,10 @@ fi
 npm ci --no-audit --no-fund
 npm run typecheck
 npm run build
-npx vitest run "$@"
+status=0
+npx vitest run "$@" || status=$?
+# One closing line any CI reads: counts from the JUnit report vitest writes when CI is set.
+if [ -f .tmp/junit.xml ]; then
+  node -e 'const x=require("fs").readFileSync(".tmp/junit.xml","utf8");const m=/<testsuites[^>]*tests="(\d+)"[^>]*failures="(\d+)"[^>]*errors="(\d+)"[^>]*skipped="(\d+)"/.exec(x)||/<testsuites[^>]*tests="(\d+)"[^>]*failures="(\d+)"[^>]*errors="(\d+)"/.exec(x);if(m){const t=+m[1],f=+m[2]+ +m[3],s=+(m[4]||0);console.log(`vitest: ${t-f-s} passed, ${f} failed, ${s} skipped`)}' || true
+fi
+exit $status
