@@ -41,8 +41,8 @@ export class LayoutRepo implements ContentSource, ContentSink {
     return desc ? this.layout.readManifest(desc) : undefined;
   }
 
-  openBlob(desc: Descriptor): Promise<Readable> {
-    return this.layout.openBlob(desc);
+  openBlob(desc: Descriptor, opts?: { onProgress?: (bytes: number) => void }): Promise<Readable> {
+    return this.layout.openBlob(desc, opts);
   }
 
   listTags(): Promise<string[]> {

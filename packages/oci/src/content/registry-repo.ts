@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Digest, VerifyingStream, isDigest } from '../digest/digest.js';
+import { type Digest, isDigest, verifiedStream } from '../digest/digest.js';
 import { AirlockError } from '../errors.js';
 import type { Manifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
@@ -25,11 +25,15 @@ export class RegistryRepo implements ContentSource, ContentSink {
     return this.client.getManifest(this.repository, reference);
   }
 
-  async openBlob(desc: Descriptor): Promise<Readable> {
+  async openBlob(desc: Descriptor, opts: { onProgress?: (bytes: number) => void } = {}): Promise<Readable> {
     const body = await this.client.getBlob(this.repository, desc);
-    const v = new VerifyingStream(desc.digest, desc.size, `${this.name}@${desc.digest}`);
-    body.on('error', (e) => v.destroy(e));
-    return body.pipe(v);
+    const what = `${this.name}@${desc.digest}`;
+    const readError = (e: unknown) =>
+      new AirlockError('NETWORK', `${what}: reading the source failed: ${(e as { code?: string }).code ?? (e as Error).message}`, {
+        hint: 'the source closed the connection before the blob was complete; retry the copy',
+        cause: e,
+      });
+    return verifiedStream(body, desc, what, readError, opts.onProgress);
   }
 
   listTags(): Promise<string[]> {

@@ -16,7 +16,8 @@ export interface ContentSource {
   /** For cross-repository mounts: where this content lives when it is a registry. */
   readonly registryRepo?: { registry: string; repository: string };
   getManifest(reference: string): Promise<Manifest>;
-  openBlob(desc: Descriptor): Promise<Readable>;
+  /** The blob's content, verified against the descriptor as it streams. */
+  openBlob(desc: Descriptor, opts?: { onProgress?: (bytes: number) => void }): Promise<Readable>;
   listTags(): Promise<string[]>;
   /** OCI 1.1 referrers API; undefined when the source has no such API. */
   referrers(digest: Digest): Promise<Descriptor[] | undefined>;

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { AirlockError } from '../errors.js';
 
 /** An OCI digest such as `sha256:<64 hex>`. */
@@ -32,6 +32,17 @@ export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sh
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }
 
+/**
+ * Wrap a raw source stream in a VerifyingStream. A read failure becomes a typed error naming the
+ * source blob; an error before anyone reads stays on the stream (no uncaught exception).
+ */
+export function verifiedStream(src: Readable, desc: { digest: Digest; size: number }, what: string, onReadError: (e: unknown) => AirlockError, onProgress?: (n: number) => void): Readable {
+  const v = new VerifyingStream(desc.digest, desc.size, what, onProgress);
+  src.on('error', (e) => v.destroy(e instanceof AirlockError ? e : onReadError(e)));
+  v.on('error', () => undefined);
+  return src.pipe(v);
+}
+
 export function verifyBytes(bytes: Uint8Array, expected: Digest, what: string): void {
   const actual = digestOf(bytes, algorithmOf(expected));
   if (actual !== expected) {
@@ -54,6 +65,7 @@ export class VerifyingStream extends Transform {
     readonly expected: Digest,
     readonly expectedSize: number | undefined,
     readonly what: string,
+    readonly onProgress?: (bytes: number) => void,
   ) {
     super();
     this.#hash = createHash(algorithmOf(expected));
@@ -74,6 +86,7 @@ export class VerifyingStream extends Transform {
       return;
     }
     this.#hash.update(chunk);
+    this.onProgress?.(chunk.length);
     cb(null, chunk);
   }
 

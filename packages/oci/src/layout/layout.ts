@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { AirlockError } from '../errors.js';
-import { type Digest, hexOf, algorithmOf, isDigest, VerifyingStream, verifyBytes } from '../digest/digest.js';
+import { type Digest, hexOf, algorithmOf, isDigest, VerifyingStream, verifiedStream, verifyBytes } from '../digest/digest.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../manifest/mediatypes.js';
 import { type Manifest, parseManifest } from '../manifest/parse.js';
 import { type Descriptor, descriptorSchema } from '../manifest/schema.js';
@@ -146,17 +146,16 @@ export class OciLayout {
   }
 
   /** A verified stream of a blob's content. */
-  async openBlob(desc: Descriptor): Promise<Readable> {
+  async openBlob(desc: Descriptor, opts: { onProgress?: (bytes: number) => void } = {}): Promise<Readable> {
     const path = await this.blobPath(desc.digest);
     try {
       await stat(path);
     } catch {
       throw new AirlockError('NOT_FOUND', `oci:${this.dir}: blob ${desc.digest} is missing`, { hint: 'the layout is incomplete' });
     }
-    const v = new VerifyingStream(desc.digest, desc.size, `oci:${this.dir} blob ${desc.digest}`);
-    const src = createReadStream(path);
-    src.on('error', (e) => v.destroy(e));
-    return src.pipe(v);
+    const what = `oci:${this.dir} blob ${desc.digest}`;
+    const readError = (e: unknown) => new AirlockError('LAYOUT', `${what}: reading failed: ${(e as Error).message}`, { hint: 'the layout could not be read', cause: e });
+    return verifiedStream(createReadStream(path), desc, what, readError, opts.onProgress);
   }
 
   /** Write a blob from a stream: to a temp file, verified, then renamed into place. */

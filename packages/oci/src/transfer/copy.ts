@@ -4,8 +4,6 @@ import { isForeignLayer } from '../manifest/mediatypes.js';
 import { childrenOf, type Manifest, parseManifest, platformString } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
-import { PassThrough, type Readable } from 'node:stream';
-import { tap } from '../util/streams.js';
 import { allSettledOrThrow } from '../util/limit.js';
 import type { TransferContext } from './context.js';
 import { platformMatches } from './platform.js';
@@ -135,27 +133,6 @@ export async function copyManifest(m: Manifest, destRef: string, req: Pick<CopyR
 }
 
 
-/**
- * The source's blob stream as handed to a sink. Read failures become an error naming the source blob
- * (not the destination request it was feeding), and an error that happens before the sink starts
- * reading (it may first await a directory, a temp file or a token) stays on the stream for the sink
- * to see instead of being an uncaught exception.
- */
-function sourceStream(src: Readable, what: string, fromRegistry: boolean): Readable {
-  const out = new PassThrough();
-  src.on('error', (e) => {
-    out.destroy(
-      e instanceof AirlockError
-        ? e
-        : new AirlockError(fromRegistry ? 'NETWORK' : 'LAYOUT', `${what}: reading the source failed: ${(e as { code?: string }).code ?? (e as Error).message}`, {
-            hint: fromRegistry ? 'the source closed the connection before the blob was complete; retry the copy' : 'the layout could not be read',
-            cause: e,
-          }),
-    );
-  });
-  out.on('error', () => undefined);
-  return src.pipe(out);
-}
 
 /** Make a blob exist at the sink: skip (HEAD), mount from a sibling repository, or stream it over. */
 async function copyBlob(desc: Descriptor, req: Pick<CopyRequest, 'source' | 'sink'>, ctx: TransferContext, scope: ImageScope): Promise<void> {
@@ -186,7 +163,10 @@ async function transferBlob(desc: Descriptor, source: ContentSource, sink: Conte
   const dst = sink.registryRepo;
   const remember = () => dst && ctx.mounts.add(dst.registry, desc.digest as Digest, dst.repository);
   if (source.registryRepo) ctx.mounts.add(source.registryRepo.registry, desc.digest, source.registryRepo.repository);
-  if (await sink.hasBlob(desc)) {
+  // A sibling repository on the destination registry holds it: mount directly (a 201 also covers
+  // "already here"); a refused mount falls back to upload inside pushBlob.
+  const mountFirst = !ctx.dryRun && dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined;
+  if (!mountFirst && (await sink.hasBlob(desc))) {
     remember();
     ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action: 'skipped' });
     return 'skipped' as const;
@@ -195,14 +175,9 @@ async function transferBlob(desc: Descriptor, source: ContentSource, sink: Conte
     ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action: 'planned' });
     return 'planned' as const;
   }
-  const mountFrom = dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined;
+  const mountFrom = mountFirst ?? (dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined);
   ctx.emit({ type: 'blob-start', id, digest: desc.digest, size: desc.size });
-  const open = async () =>
-    sourceStream(
-      tap(await source.openBlob(desc), (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n })),
-      `${source.name}@${desc.digest}`,
-      source.registryRepo !== undefined,
-    );
+  const open = () => source.openBlob(desc, { onProgress: (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n }) });
   const action = await sink.pushBlob(desc, open, mountFrom ? { mountFrom } : {});
   remember();
   ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action });
