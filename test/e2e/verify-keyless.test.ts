@@ -4,15 +4,11 @@
  * @sigstore/mock's Fulcio, Rekor and CT log (nock-intercepted, in this process only, before any
  * registry traffic); the CLIs run as bundles with no network but the test registry.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, rekorHandler } from '@sigstore/mock';
-// Test-only deep import: the helper @sigstore/mock's own mockFulcio uses to register a handler with its nock.
-import { mock } from '@sigstore/mock/dist/mock.js';
 import { descriptorOf, pushReferrer, RegistryRepo, writeCosignLayers, type Digest, type Registries } from '@airlock/oci';
 import {
   BUNDLE_ANNOTATION,
@@ -31,15 +27,9 @@ import { expectNoStack, runCli, type CliResult } from '../helpers/cli.js';
 import { makeImages, pushLayoutToRegistry, type ImageLayout } from '../helpers/images.js';
 import { registriesFor } from '../helpers/lib.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startSigstoreServices, SIGSTORE_TEST_ISSUER as ISSUER, SIGSTORE_TEST_SUBJECT as SUBJECT } from '../helpers/sigstore-services.js';
 import { runVerifyCommand } from '../../packages/verify/test/helpers/cli.js';
 
-const FULCIO = 'https://fulcio.airlock.test';
-const REKOR = 'https://rekor.airlock.test';
-const SUBJECT = 'builder@airlock.test';
-const ISSUER = 'https://oidc.airlock.test';
-
-const b64url = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-const token = () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ iss: ISSUER, sub: SUBJECT, aud: 'sigstore', exp: Math.floor(Date.now() / 1000) + 600 })}.c2ln`;
 const verify = (args: string[]): Promise<CliResult> => runCli(args, { bundle: 'verify.cjs' });
 
 interface SerializedBundleLike {
@@ -65,57 +55,14 @@ function legacyAnnotations(b: SerializedBundleLike): Record<string, string> {
   return { [CERTIFICATE_ANNOTATION]: pem, [BUNDLE_ANNOTATION]: JSON.stringify(set) };
 }
 
-interface NockLike {
-  cleanAll(): void;
-  restore(): void;
-  disableNetConnect(): void;
-  enableNetConnect(): void;
-}
-
-/**
- * The mock logs proposed entries verbatim; real Rekor canonicalises a proposed `dsse` entry into
- * {envelopeHash, payloadHash, signatures[{signature, verifier}]}. Do that here so the logged body
- * is what a real log would hold, then delegate to the mock's own handler (SET, inclusion proof).
- */
-function rekordLikeHandler(tlog: Awaited<ReturnType<typeof initializeTLog>>): ReturnType<typeof rekorHandler> {
-  const inner = rekorHandler(tlog, { strict: true });
-  const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-  return {
-    path: inner.path,
-    fn: async (body: string) => {
-      const entry = JSON.parse(body);
-      if (entry.kind === 'dsse' && entry.spec?.proposedContent) {
-        const env = JSON.parse(entry.spec.proposedContent.envelope);
-        entry.spec = {
-          envelopeHash: { algorithm: 'sha256', value: sha256(entry.spec.proposedContent.envelope) },
-          payloadHash: { algorithm: 'sha256', value: sha256(Buffer.from(env.payload, 'base64')) },
-          signatures: env.signatures.map((s: { sig: string }) => ({ signature: s.sig, verifier: entry.spec.proposedContent.verifiers[0] })),
-        };
-      }
-      return inner.fn(JSON.stringify(entry));
-    },
-  };
-}
-
 /** Sign with mock Fulcio/Rekor; returns the bundles and a trusted root for the mocks' keys. */
 async function keylessBundles(digest: string, name: string) {
-  const keyPair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const ctlog = await initializeCTLog(keyPair);
-  const ca = await initializeCA(keyPair, ctlog);
-  const tlog = await initializeTLog(REKOR, keyPair);
-  const req = createRequire(createRequire(import.meta.url).resolve('@sigstore/mock/dist/mock.js'));
-  const nock = req('nock') as NockLike;
-  nock.disableNetConnect();
+  const svc = await startSigstoreServices();
   try {
-    for (let i = 0; i < 3; i++) {
-      mock(FULCIO, fulcioHandler(ca, { strict: true }));
-      mock(REKOR, rekordLikeHandler(tlog));
-    }
-    const signature = await signImageKeyless({ identityToken: token(), fulcioURL: FULCIO, rekorURL: REKOR, manifestDigest: digest, name });
+    const urls = { identityToken: svc.token, fulcioURL: svc.fulcioURL, rekorURL: svc.rekorURL };
+    const signature = await signImageKeyless({ ...urls, manifestDigest: digest, name });
     const attestation = await signImageKeyless({
-      identityToken: token(),
-      fulcioURL: FULCIO,
-      rekorURL: REKOR,
+      ...urls,
       manifestDigest: digest,
       name,
       predicateType: 'https://slsa.dev/provenance/v1',
@@ -123,21 +70,10 @@ async function keylessBundles(digest: string, name: string) {
     });
     // The legacy (cosign v2) form: a blob signature over the simple-signing payload, stored as a .sig layer.
     const payload = buildSimpleSigningPayload({ dockerReference: name, manifestDigest: digest });
-    const legacy = await signBlobKeyless({ identityToken: token(), fulcioURL: FULCIO, rekorURL: REKOR, artifact: payload });
-    const spki = keyPair.publicKey.export({ format: 'der', type: 'spki' });
-    const start = new Date(Date.now() - 3600_000).toISOString();
-    const trustedRoot = {
-      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-      tlogs: [{ baseUrl: REKOR, hashAlgorithm: 'SHA2_256', publicKey: { rawBytes: spki.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } }, logId: { keyId: createHash('sha256').update(spki).digest('base64') } }],
-      certificateAuthorities: [{ subject: { organization: 'mock', commonName: 'mock' }, uri: FULCIO, certChain: { certificates: [{ rawBytes: Buffer.from(ca.rootCertificate as Uint8Array).toString('base64') }] }, validFor: { start } }],
-      ctlogs: [{ baseUrl: 'https://ctlog.airlock.test', hashAlgorithm: 'SHA2_256', publicKey: { rawBytes: spki.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } }, logId: { keyId: Buffer.from(ctlog.logID as Uint8Array).toString('base64') } }],
-      timestampAuthorities: [],
-    };
-    return { signature: signature.bundle, attestation: attestation.bundle, legacy: { payload, bundle: legacy }, trustedRoot };
+    const legacy = await signBlobKeyless({ ...urls, artifact: payload });
+    return { signature: signature.bundle, attestation: attestation.bundle, legacy: { payload, bundle: legacy }, trustedRoot: svc.trustedRoot };
   } finally {
-    nock.cleanAll();
-    nock.enableNetConnect();
-    nock.restore();
+    await svc.close();
   }
 }
 

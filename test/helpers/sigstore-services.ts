@@ -37,9 +37,12 @@ function listen(handler: (path: string, body: string) => Promise<{ statusCode: n
   });
 }
 
+export const SIGSTORE_TEST_SUBJECT = 'builder@airlock.test';
+export const SIGSTORE_TEST_ISSUER = 'https://oidc.airlock.test';
+
 export async function startSigstoreServices(): Promise<SigstoreServices> {
-  const subject = 'builder@airlock.test';
-  const issuer = 'https://oidc.airlock.test';
+  const subject = SIGSTORE_TEST_SUBJECT;
+  const issuer = SIGSTORE_TEST_ISSUER;
   const keyPair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ctlog = await initializeCTLog(keyPair);
   const ca = await initializeCA(keyPair, ctlog);
@@ -80,7 +83,7 @@ export async function startSigstoreServices(): Promise<SigstoreServices> {
 }
 
 /** Real Rekor canonicalises a proposed `dsse` entry; the mock logs it verbatim. Do what Rekor does. */
-function rekordLike(body: string): string {
+export function rekordLike(body: string): string {
   const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
   const entry = JSON.parse(body);
   if (entry.kind === 'dsse' && entry.spec?.proposedContent) {

@@ -10,7 +10,7 @@ import { PolicyError, toSignedEntity, toTrustMaterial, VerificationError, Verifi
 import { checkCertificatePolicy, hasIdentityPolicy, hasIssuerPolicy, type CertificateIdentity, type CertificatePolicy } from './certs.js';
 import { INTOTO_PAYLOAD_TYPE, pae } from './dsse.js';
 import { AirlockCosignError, messageOf } from './errors.js';
-import { buildStatement, parseStatement, serializeStatement, statementHasSubjectDigest, type Statement } from './intoto.js';
+import { imageStatement, parseStatement, serializeStatement, statementHasSubjectDigest, type Statement } from './intoto.js';
 import { publicKeyHint, toPublicKey } from './keys/public.js';
 import { signBytes, type Ed25519Mode } from './sign.js';
 import { parseTrustedRootJson, toProtoTrustedRoot, type TrustedRootJson } from './trustedroot.js';
@@ -71,13 +71,7 @@ export interface ImageBundleInput extends KeyBundleOptions {
  * subject is the manifest digest. Default predicate type https://sigstore.dev/cosign/sign/v1.
  */
 export function buildImageBundle(input: ImageBundleInput): { bundle: SerializedBundle; statement: Statement } {
-  const m = /^(sha256|sha384|sha512):([a-f0-9]+)$/.exec(input.manifestDigest);
-  if (!m) throw new AirlockCosignError('INVALID_INPUT', `invalid manifest digest "${input.manifestDigest}"`, 'pass the manifest digest as sha256:<64 lowercase hex>');
-  const statement = buildStatement({
-    subjects: [{ ...(input.name ? { name: input.name } : {}), digest: { [m[1] as string]: m[2] as string } }],
-    predicateType: input.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE,
-    predicate: input.predicate ?? {},
-  });
+  const statement = imageStatement({ ...input, predicateType: input.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE });
   return { bundle: buildKeyDsseBundle({ ...input, payload: serializeStatement(statement) }), statement };
 }
 

@@ -99,6 +99,7 @@ export {
 } from './dsse.js';
 export {
   buildStatement,
+  imageStatement,
   cosignPredicate,
   parseStatement,
   resolvePredicateType,

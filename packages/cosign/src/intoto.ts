@@ -143,3 +143,17 @@ export function cosignPredicate(input: CosignPredicateInput): { predicateType: s
     throw new AirlockCosignError('INVALID_INPUT', `the predicate for type ${input.type} is not valid JSON`, 'pass a JSON predicate file, or use --type custom for arbitrary text', { cause: e });
   }
 }
+
+/**
+ * The in-toto statement cosign v3 signs for an image: subject = the manifest digest (named by its
+ * repository when given), predicate type https://sigstore.dev/cosign/sign/v1 unless attesting.
+ */
+export function imageStatement(input: { manifestDigest: string; name?: string; predicateType: string; predicate?: unknown }): Statement {
+  const m = /^(sha256|sha384|sha512):([a-f0-9]+)$/.exec(input.manifestDigest);
+  if (!m) throw new AirlockCosignError('INVALID_INPUT', `invalid manifest digest "${input.manifestDigest}"`, 'pass the manifest digest as sha256:<64 lowercase hex>');
+  return buildStatement({
+    subjects: [{ ...(input.name ? { name: input.name } : {}), digest: { [m[1] as string]: m[2] as string } }],
+    predicateType: input.predicateType,
+    predicate: input.predicate ?? {},
+  });
+}

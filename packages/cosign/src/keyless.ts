@@ -7,7 +7,7 @@ import { attest as sigstoreAttest, sign as sigstoreSign, type Bundle as Serializ
 import { COSIGN_SIGN_PREDICATE_TYPE } from './bundle.js';
 import { INTOTO_PAYLOAD_TYPE } from './dsse.js';
 import { AirlockCosignError, messageOf } from './errors.js';
-import { buildStatement, serializeStatement, type Statement } from './intoto.js';
+import { imageStatement, serializeStatement, type Statement } from './intoto.js';
 
 export interface KeylessOptions {
   /** An OIDC identity token Fulcio accepts (e.g. from the CI provider). */
@@ -67,13 +67,7 @@ export function signBlobKeyless(input: KeylessOptions & { artifact: Buffer }): P
 export async function signImageKeyless(
   input: KeylessOptions & { manifestDigest: string; name?: string; predicateType?: string; predicate?: unknown },
 ): Promise<{ bundle: SerializedBundle; statement: Statement }> {
-  const m = /^(sha256|sha384|sha512):([a-f0-9]+)$/.exec(input.manifestDigest);
-  if (!m) throw new AirlockCosignError('INVALID_INPUT', `invalid manifest digest "${input.manifestDigest}"`, 'pass the manifest digest as sha256:<64 lowercase hex>');
-  const statement = buildStatement({
-    subjects: [{ ...(input.name ? { name: input.name } : {}), digest: { [m[1] as string]: m[2] as string } }],
-    predicateType: input.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE,
-    predicate: input.predicate ?? {},
-  });
+  const statement = imageStatement({ ...input, predicateType: input.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE });
   const bundle = await signKeyless({ ...input, payload: serializeStatement(statement) });
   return { bundle, statement };
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, rekorHandler, type HandlerFn } from '@sigstore/mock';
 // Test-only deep import: the helper @sigstore/mock's own mockFulcio uses to register a handler with its nock.
 import { mock } from '@sigstore/mock/dist/mock.js';
+import { rekordLike } from '../../../test/helpers/sigstore-services.js';
 import { AirlockCosignError, signBlobKeyless, signImageKeyless, verifyBlob, verifyImageBundle } from '../src/index.js';
 
 const FULCIO = 'https://fulcio.airlock.test';
@@ -27,22 +28,7 @@ let trustedRoot: object;
  */
 function rekordLikeHandler(tlog: Awaited<ReturnType<typeof initializeTLog>>): { path: string; fn: HandlerFn } {
   const inner = rekorHandler(tlog, { strict: true });
-  const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-  return {
-    path: inner.path,
-    fn: async (body: string) => {
-      const entry = JSON.parse(body);
-      if (entry.kind === 'dsse' && entry.spec?.proposedContent) {
-        const env = JSON.parse(entry.spec.proposedContent.envelope);
-        entry.spec = {
-          envelopeHash: { algorithm: 'sha256', value: sha256(entry.spec.proposedContent.envelope) },
-          payloadHash: { algorithm: 'sha256', value: sha256(Buffer.from(env.payload, 'base64')) },
-          signatures: env.signatures.map((s: { sig: string }) => ({ signature: s.sig, verifier: entry.spec.proposedContent.verifiers[0] })),
-        };
-      }
-      return inner.fn(JSON.stringify(entry));
-    },
-  };
+  return { path: inner.path, fn: (body: string) => inner.fn(rekordLike(body)) };
 }
 let nockModule: { cleanAll(): void; restore(): void; activate(): void; isActive(): boolean; disableNetConnect(): void; enableNetConnect(): void } | undefined;
 

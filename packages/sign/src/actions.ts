@@ -68,13 +68,18 @@ export async function signManifest(img: ResolvedImage, m: Manifest, signer: Sign
   const { bundle } = await bundleFor(signer, { manifestDigest: m.digest, name: img.name, ...(opts.annotations ? { predicate: { annotations: opts.annotations } } : {}) }).catch((e) => {
     throw cosignToAirlock(e, img.input);
   });
-  const ref = await pushReferrer(img.repo, {
+  const ref = await pushBundleReferrer(img, m, bundle, COSIGN_SIGN_PREDICATE_TYPE);
+  return { ...base, format: 'bundle', stored: ref.digest, changed: true };
+}
+
+/** A Sigstore bundle attached to the image as an OCI 1.1 referrer, annotated as cosign v3 does. */
+function pushBundleReferrer(img: ResolvedImage, m: Manifest, bundle: unknown, predicateType: string): Promise<Manifest> {
+  return pushReferrer(img.repo, {
     subject: subjectOf(m),
     artifactType: BUNDLE_ARTIFACT_TYPE,
     layers: [{ bytes: Buffer.from(JSON.stringify(bundle)), mediaType: BUNDLE_V03_MEDIA_TYPE }],
-    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE_TYPE },
+    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType },
   });
-  return { ...base, format: 'bundle', stored: ref.digest, changed: true };
 }
 
 export async function readPredicate(file: string): Promise<Buffer> {
@@ -112,12 +117,7 @@ export async function attestManifest(img: ResolvedImage, m: Manifest, signer: Si
   const { bundle } = await bundleFor(signer, { manifestDigest: m.digest, name: img.name, predicateType, predicate }).catch((e) => {
     throw cosignToAirlock(e, img.input);
   });
-  const ref = await pushReferrer(img.repo, {
-    subject: subjectOf(m),
-    artifactType: BUNDLE_ARTIFACT_TYPE,
-    layers: [{ bytes: Buffer.from(JSON.stringify(bundle)), mediaType: BUNDLE_V03_MEDIA_TYPE }],
-    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType },
-  });
+  const ref = await pushBundleReferrer(img, m, bundle, predicateType);
   return { ...base, format: 'bundle', stored: ref.digest, changed: true };
 }
 

@@ -165,6 +165,12 @@ export async function pushBlob(client: RegistryClient, repo: string, desc: Descr
     location = status.location;
     offset = status.offset;
   }
+  await closeUpload(client, repo, location, desc, what);
+  return 'uploaded';
+}
+
+/** Close an upload session: PUT ?digest= with no body; the registry checks the digest. */
+async function closeUpload(client: RegistryClient, repo: string, location: string, desc: Descriptor, what: string): Promise<void> {
   const done = await client.send([pushScope(repo)], {
     method: 'PUT',
     path: putUrl(location, desc.digest),
@@ -172,7 +178,6 @@ export async function pushBlob(client: RegistryClient, repo: string, desc: Descr
   });
   if (done.status !== 201) throw await responseError(done, what);
   await drain(done.body);
-  return 'uploaded';
 }
 
 /**
@@ -210,11 +215,5 @@ async function chunkedUpload(client: RegistryClient, repo: string, desc: Descrip
     location = client.transport.absolute(client.host, header(res.headers, 'location') ?? location);
     offset += chunk.length;
   }
-  const done = await client.send([pushScope(repo)], {
-    method: 'PUT',
-    path: putUrl(location, desc.digest),
-    headers: { 'content-length': '0' },
-  });
-  if (done.status !== 201) throw await responseError(done, what);
-  await drain(done.body);
+  await closeUpload(client, repo, location, desc, what);
 }
