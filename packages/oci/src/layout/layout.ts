@@ -33,6 +33,7 @@ function layoutError(dir: string, msg: string, hint?: string): AirlockError {
  */
 export class OciLayout {
   #index: LayoutIndex | undefined;
+  #indexLoad: Promise<LayoutIndex> | undefined;
   #indexWrite: Promise<void> = Promise.resolve();
   #root: string | undefined;
 
@@ -63,7 +64,13 @@ export class OciLayout {
     return l;
   }
 
-  async index(): Promise<LayoutIndex> {
+  /** index.json, read once: concurrent callers share one read (and so one object to update). */
+  index(): Promise<LayoutIndex> {
+    this.#indexLoad ??= this.#loadIndex();
+    return this.#indexLoad;
+  }
+
+  async #loadIndex(): Promise<LayoutIndex> {
     if (this.#index) return this.#index;
     let text: string | undefined;
     try {

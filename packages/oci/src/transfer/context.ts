@@ -44,6 +44,7 @@ export class TransferContext {
   readonly mounts = new MountIndex();
   readonly #tags = new Map<ContentSource, Promise<Set<string>>>();
   readonly #leaders = new Map<string, { repo: string; done: Promise<void> }>();
+  readonly #fresh = new Map<ContentSink, Promise<boolean>>();
   readonly emit: EventSink;
   #nextId = 1;
 
@@ -78,6 +79,24 @@ export class TransferContext {
     }
     if (leader.repo !== dst.repository) await leader.done;
     return undefined;
+  }
+
+  /**
+   * Whether a destination repository had no tags when this run first needed a blob there: then a
+   * HEAD for each blob would only ever answer 404 (registries link blobs per repository), so it is
+   * skipped. Blobs pushed during the run are deduplicated by `blobOnce`, so the answer stays safe.
+   */
+  isFresh(sink: ContentSink & Partial<Pick<ContentSource, 'listTags'>>): Promise<boolean> {
+    if (!sink.registryRepo || typeof sink.listTags !== 'function') return Promise.resolve(false);
+    let p = this.#fresh.get(sink);
+    if (!p) {
+      p = sink.listTags().then(
+        (t) => t.length === 0,
+        () => false,
+      );
+      this.#fresh.set(sink, p);
+    }
+    return p;
   }
 
   nextId(): number {

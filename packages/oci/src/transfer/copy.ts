@@ -166,7 +166,7 @@ async function transferBlob(desc: Descriptor, source: ContentSource, sink: Conte
   // A sibling repository on the destination registry holds it: mount directly (a 201 also covers
   // "already here"); a refused mount falls back to upload inside pushBlob.
   const mountFirst = !ctx.dryRun && dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined;
-  if (!mountFirst && (await sink.hasBlob(desc))) {
+  if (!mountFirst && !(await ctx.isFresh(sink)) && (await sink.hasBlob(desc))) {
     remember();
     ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action: 'skipped' });
     return 'skipped' as const;
