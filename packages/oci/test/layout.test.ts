@@ -54,6 +54,21 @@ describe('OCI layout', () => {
     await expect(r.resolve(undefined)).rejects.toThrowError(/holds 2 images/);
   });
 
+  it('parallel writers into one layout keep every tag (one index.json read shared)', async () => {
+    const dir = tmp();
+    const l = await OciLayout.openForWrite(dir);
+    const tags = Array.from({ length: 12 }, (_, i) => `tag-${i}`);
+    await Promise.all(
+      tags.map(async (t, i) => {
+        const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [], annotations: { n: String(i) } }));
+        const m = parseManifest(bytes, 'application/vnd.oci.image.index.v1+json', 'test');
+        await l.writeBytes(m.digest, m.bytes);
+        await l.setRef({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, t);
+      }),
+    );
+    expect((await (await OciLayout.openForRead(dir)).tags()).sort()).toEqual([...tags].sort());
+  });
+
   it('refuses to read a blob that links outside the layout, and a tampered manifest', async () => {
     const dir = tmp();
     const l = await OciLayout.openForWrite(dir);
