@@ -11,8 +11,8 @@ import {
   verifyBytes,
 } from '@airlock/cosign';
 import type { KeyObject } from 'node:crypto';
-import { AirlockError, cosignTag, pushReferrer, readCosignLayers, writeCosignLayers, type Descriptor, type Manifest } from '@airlock/oci';
-import { type ResolvedImage, subjectOf } from './images.js';
+import { AirlockError, cosignTag, descriptorOf, pushReferrer, readCosignLayers, writeCosignLayers, type Descriptor, type Manifest } from '@airlock/oci';
+import type { ResolvedImage } from './images.js';
 import { cosignToAirlock } from './secrets.js';
 import { bundleFor, type Signer } from './signer.js';
 
@@ -75,7 +75,7 @@ export async function signManifest(img: ResolvedImage, m: Manifest, signer: Sign
 /** A Sigstore bundle attached to the image as an OCI 1.1 referrer, annotated as cosign v3 does. */
 function pushBundleReferrer(img: ResolvedImage, m: Manifest, bundle: unknown, predicateType: string): Promise<Manifest> {
   return pushReferrer(img.repo, {
-    subject: subjectOf(m),
+    subject: descriptorOf(m),
     artifactType: BUNDLE_ARTIFACT_TYPE,
     layers: [{ bytes: Buffer.from(JSON.stringify(bundle)), mediaType: BUNDLE_V03_MEDIA_TYPE }],
     annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType },
@@ -122,7 +122,7 @@ export async function attestManifest(img: ResolvedImage, m: Manifest, signer: Si
 }
 
 async function replaceSameType(img: ResolvedImage, m: Manifest, layer: { bytes: Buffer; mediaType: string; annotations: Record<string, string> }, predicateType: string) {
-  const keep = (await readCosignLayers(img.repo, subjectOf(m).digest, 'att'))
+  const keep = (await readCosignLayers(img.repo, descriptorOf(m).digest, 'att'))
     .filter((l) => l.descriptor.annotations?.predicateType !== predicateType)
     .map((l) => ({ bytes: l.bytes, mediaType: l.descriptor.mediaType, ...(l.descriptor.annotations ? { annotations: l.descriptor.annotations } : {}) }));
   return writeCosignLayers(img.repo, m.digest, 'att', [...keep, layer], 'replace');

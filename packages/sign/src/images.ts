@@ -1,4 +1,4 @@
-import { type Digest, isDigest, openRepository, parseLocation, type Manifest, type Registries, type Repository, AirlockError, formatReference } from '@airlock/oci';
+import { openRepository, parseLocation, type Manifest, type Registries, type Repository, AirlockError, formatReference } from '@airlock/oci';
 
 export interface ResolvedImage {
   input: string;
@@ -30,7 +30,3 @@ export async function manifestsToSign(img: ResolvedImage, recursive: boolean): P
   return [img.manifest, ...children];
 }
 
-export function subjectOf(m: Manifest): { mediaType: string; digest: Digest; size: number } {
-  if (!isDigest(m.digest)) throw new AirlockError('BAD_INPUT', `invalid digest ${m.digest}`);
-  return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-}

@@ -11,15 +11,9 @@ export type Manifest =
   | { readonly kind: 'index'; readonly bytes: Buffer; readonly mediaType: string; readonly digest: Digest; readonly index: ImageIndex }
   | { readonly kind: 'image'; readonly bytes: Buffer; readonly mediaType: string; readonly digest: Digest; readonly image: ImageManifest };
 
+/** The descriptor that points at a manifest (e.g. as an index entry or a referrer's subject). */
 export function descriptorOf(m: Manifest): Descriptor {
-  const d: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-  const artifactType = m.kind === 'image' ? (m.image.artifactType ?? m.image.config.mediaType) : m.index.artifactType;
-  if (m.kind === 'image' && m.image.artifactType === undefined && m.image.config.mediaType === MediaType.OciEmpty) {
-    return d;
-  }
-  return artifactType && m.kind === 'image' && artifactType !== 'application/vnd.oci.image.config.v1+json' && artifactType !== 'application/vnd.docker.container.image.v1+json'
-    ? { ...d, artifactType }
-    : d;
+  return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
 }
 
 /**
