@@ -170,10 +170,12 @@ export class OciLayout {
     const final = join(this.dir, 'blobs', algorithmOf(desc.digest), hexOf(desc.digest));
     await mkdir(join(this.dir, 'blobs', algorithmOf(desc.digest)), { recursive: true });
     const tmp = `${final}.tmp-${randomBytes(6).toString('hex')}`;
-    const verify = new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`);
+    // Content from a source is already being verified against this digest: do not hash it twice.
+    const alreadyVerified = content instanceof VerifyingStream && content.expected === desc.digest && content.expectedSize === desc.size;
     const fh = await open(tmp, 'w');
     try {
-      await pipeline(content, verify, fh.createWriteStream());
+      if (alreadyVerified) await pipeline(content, fh.createWriteStream());
+      else await pipeline(content, new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`), fh.createWriteStream());
       await rename(tmp, final);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
