@@ -27,9 +27,10 @@ import { makeImages, pushLayoutToRegistry, type ImageLayout } from '../helpers/i
 import { registriesFor } from '../helpers/lib.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { runVerifyCommand } from '../../packages/verify/test/helpers/cli.js';
+import { SHARED_FIXTURES } from '../helpers/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures/cosign-containers-image';
-const CONFORMANCE = '/work/shared/fixtures/sigstore-conformance/bundle-verify';
+const FIXTURES = `${SHARED_FIXTURES}/cosign-containers-image`;
+const CONFORMANCE = `${SHARED_FIXTURES}/sigstore-conformance/bundle-verify`;
 const DEFAULT_IDENTITY = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
 const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
 

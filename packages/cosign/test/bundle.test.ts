@@ -15,9 +15,10 @@ import {
   verifyBlob,
   verifyImageBundle,
 } from '../src/index.js';
+import { SHARED_FIXTURES } from '../../../test/helpers/fixtures.js';
 
 const DIGEST = 'sha256:' + 'a'.repeat(64);
-const CONF = '/work/shared/fixtures/sigstore-conformance/bundle-verify';
+const CONF = `${SHARED_FIXTURES}/sigstore-conformance/bundle-verify`;
 const BEACON = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
 const GHA = 'https://token.actions.githubusercontent.com';
 
@@ -82,9 +83,9 @@ describe('key-signed image bundles (cosign v3 style, offline)', () => {
   });
 
   it('fixture key: a bundle signed with the decrypted cosign key verifies with its .pub', async () => {
-    const pair = await readEncryptedPrivateKey(readFileSync('/work/shared/fixtures/cosign-keys/sigstore-labeled.key'), 'hello');
+    const pair = await readEncryptedPrivateKey(readFileSync(`${SHARED_FIXTURES}/cosign-keys/sigstore-labeled.key`), 'hello');
     const { bundle } = buildImageBundle({ privateKey: pair.privateKey, manifestDigest: DIGEST });
-    expect(verifyImageBundle({ bundleJson: bundle, manifestDigest: DIGEST, publicKey: readFileSync('/work/shared/fixtures/cosign-keys/sigstore-labeled.pub') }).signer.type).toBe('key');
+    expect(verifyImageBundle({ bundleJson: bundle, manifestDigest: DIGEST, publicKey: readFileSync(`${SHARED_FIXTURES}/cosign-keys/sigstore-labeled.pub`) }).signer.type).toBe('key');
   });
 });
 

@@ -8,8 +8,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AirlockCosignError, publicGoodTrustedRoot, verifyBlob } from '../src/index.js';
+import { SHARED_FIXTURES } from '../../../test/helpers/fixtures.js';
 
-const BASE = '/work/shared/fixtures/sigstore-conformance/bundle-verify';
+const BASE = `${SHARED_FIXTURES}/sigstore-conformance/bundle-verify`;
 const DEFAULT_IDENTITY = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
 const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
 

@@ -12,8 +12,9 @@ import {
   readPublicKey,
 } from '../src/index.js';
 import { decodePem } from '../src/pem.js';
+import { SHARED_FIXTURES } from '../../../test/helpers/fixtures.js';
 
-const KEYS = '/work/shared/fixtures/cosign-keys';
+const KEYS = `${SHARED_FIXTURES}/cosign-keys`;
 const read = (f: string) => readFileSync(join(KEYS, f), 'utf8');
 
 async function rejection(p: Promise<unknown>): Promise<AirlockCosignError> {
@@ -109,7 +110,7 @@ describe('encrypted cosign keys', () => {
   });
 
   it('computes the sigstore key hint', () => {
-    const key = readPublicKey(readFileSync('/work/shared/fixtures/sigstore-conformance/bundle-verify/managed-key-happy-path/key.pub'));
+    const key = readPublicKey(readFileSync(`${SHARED_FIXTURES}/sigstore-conformance/bundle-verify/managed-key-happy-path/key.pub`));
     expect(publicKeyHint(key)).toBe('TLMsSDfG3ajPsWge+z/vX5T/zluXnmvbkTkwLIV68Tk=');
   });
 });

@@ -13,8 +13,9 @@ import {
 import { checkBundle, checkLegacyAttestation, checkLegacySignature, identityAccepts, peekPredicateType, type IdentityCheck, type LegacyLayer } from '../src/check.js';
 import { parseIdentityRewrite } from '../src/policy.js';
 import { keylessSigner, publicGoodRoot, type Signer } from '../src/trust.js';
+import { SHARED_FIXTURES } from '../../../test/helpers/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures/cosign-containers-image';
+const FIXTURES = `${SHARED_FIXTURES}/cosign-containers-image`;
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;
 const pair = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

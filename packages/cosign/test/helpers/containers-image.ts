@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { SHARED_FIXTURES } from '../../../../test/helpers/fixtures.js';
 
-export const FIXTURES = '/work/shared/fixtures/cosign-containers-image';
+export const FIXTURES = `${SHARED_FIXTURES}/cosign-containers-image`;
 
 export function readFixture(path: string, depth = 0): { bytes: Buffer; resolvedFrom?: string; danglingLink?: string } {
   const bytes = readFileSync(path);
