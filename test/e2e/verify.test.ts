@@ -238,6 +238,24 @@ describe('airlock verify (real registry, cosign library signatures)', () => {
     expect(JSON.parse(app.stdout)).toHaveLength(1);
   });
 
+  it('your own PKI: the real cosign pki-valid fixture verifies with --ca-roots/--ca-intermediates, offline', async () => {
+    const layout = path.join(dir, 'pki-layout');
+    await fixtureLayout(layout, 'dir-img-cosign-pki-valid', 'signed');
+    const pki = ['--ca-roots', path.join(FIXTURES, 'pki_root_crts.pem'), '--ca-intermediates', path.join(FIXTURES, 'pki_intermediate_crts.pem')];
+    const ok = await verify([...pki, '--certificate-identity', 'qiwan@redhat.com', `oci:${layout}:signed`, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const out = JSON.parse(ok.stdout) as Array<{ optional: Record<string, unknown> }>;
+    expect(out[0]!.optional).toMatchObject({ Subject: 'qiwan@redhat.com' });
+    const wrongId = await verify([...pki, '--certificate-identity', 'someone@else.example', `oci:${layout}:signed`]);
+    expect(wrongId.code).toBe(1);
+    expect(wrongId.stderr).toMatch(/CERTIFICATE_IDENTITY_MISMATCH|identity/);
+    const wrongRoot = await verify(['--ca-roots', path.join(FIXTURES, 'fulcio_v1.crt.pem'), `oci:${layout}:signed`]);
+    expect(wrongRoot.code).toBe(1);
+    expect(wrongRoot.stderr).toMatch(/UNTRUSTED_CERTIFICATE/);
+    const badFile = await verify(['--ca-roots', path.join(dir, 'nope.pem'), `oci:${layout}:signed`]);
+    expect(badFile.code).toBe(2);
+  });
+
   it('keyless legacy signature (real cosign Fulcio+Rekor fixture) verifies offline against a trusted root built from fulcio_v1.crt.pem', async () => {
     const layout = path.join(dir, 'keyless-layout');
     await fixtureLayout(layout, 'dir-img-cosign-fulcio-rekor-valid', 'signed');

@@ -266,7 +266,7 @@ function checkLegacyKeyless(layer: LegacyLayer, sigB64: string, manifestDigest: 
   if (!certPem) {
     return { ok: false, signer: s, reason: 'BAD_SIGNATURE', message: `the signature carries no certificate: it was made with a key, not by ${s.name}`, hint: 'verify it with --key (policy: key)' };
   }
-  if (!rekor) {
+  if (!rekor && !s.pki) {
     return {
       ok: false,
       signer: s,
@@ -284,8 +284,7 @@ function checkLegacyKeyless(layer: LegacyLayer, sigB64: string, manifestDigest: 
       ...(ann[CHAIN_ANNOTATION] ? { chainPem: ann[CHAIN_ANNOTATION] } : {}),
       roots: s.root.roots,
       intermediates: s.root.intermediates,
-      rekorBundle: rekor,
-      tlogKeys: s.root.tlogKeys,
+      ...(rekor && !s.pki ? { rekorBundle: rekor, tlogKeys: s.root.tlogKeys } : {}),
       expectedManifestDigest: manifestDigest,
       mediaType: layer.mediaType,
       certificatePolicy: {
@@ -300,11 +299,14 @@ function checkLegacyKeyless(layer: LegacyLayer, sigB64: string, manifestDigest: 
   }
   if (!r.ok) return { ok: false, signer: s, reason: r.reason === 'MALFORMED_PAYLOAD' ? 'MALFORMED' : r.reason, message: r.message, hint: r.hint };
   // The same material through @sigstore/verify: SCTs, CA validity periods in the trusted root.
-  try {
-    const bundleJson = legacyBundle(certPem, rekor, { messageSignature: { payload: layer.bytes, signatureB64: sigB64 } });
-    verifyBlob({ artifact: layer.bytes, bundleJson, trustedRoot: s.root.json, ...certificatePolicyOf(s) });
-  } catch (e) {
-    return fromError(e, s, 'the signature');
+  // (Your own PKI has neither SCTs nor a log: the chain check above is the whole story.)
+  if (!s.pki && rekor) {
+    try {
+      const bundleJson = legacyBundle(certPem, rekor, { messageSignature: { payload: layer.bytes, signatureB64: sigB64 } });
+      verifyBlob({ artifact: layer.bytes, bundleJson, trustedRoot: s.root.json, ...certificatePolicyOf(s) });
+    } catch (e) {
+      return fromError(e, s, 'the signature');
+    }
   }
   const certSigner = certSignerOf(r.signer);
   return {
@@ -313,7 +315,7 @@ function checkLegacyKeyless(layer: LegacyLayer, sigB64: string, manifestDigest: 
     dockerReference: r.dockerReference,
     signedDigest: r.manifestDigest,
     certSigner,
-    output: cosignOutput(layer.bytes, { Bundle: parseJson(rekor), Issuer: certSigner.issuer ?? '', Subject: certSigner.subjectAlternativeName ?? '' }),
+    output: cosignOutput(layer.bytes, { ...(rekor ? { Bundle: parseJson(rekor) } : {}), Issuer: certSigner.issuer ?? '', Subject: certSigner.subjectAlternativeName ?? '' }),
   };
 }
 

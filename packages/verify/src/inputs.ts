@@ -13,6 +13,8 @@ export const connectionInputs: InputDef[] = CONNECTION_INPUT_NAMES.map((n) => {
 export const trustInputs: InputDef[] = [
   { name: 'key', type: 'string[]', valueName: 'FILE', default: [], description: 'public key (PEM, e.g. cosign.pub) the signature must verify with (repeatable: any of them)' },
   { name: 'trusted-root', type: 'string', valueName: 'FILE', description: 'Sigstore trusted_root.json for keyless signatures (Fulcio CAs, Rekor and CT log keys, TSAs), checked offline; with --key it also checks transparency-log entries. Default for keyless: the public-good root built into airlock' },
+  { name: 'ca-roots', type: 'string', valueName: 'FILE', description: 'your own PKI: PEM root certificates that certificate signatures must chain to (cosign --ca-roots); no transparency log is required' },
+  { name: 'ca-intermediates', type: 'string', valueName: 'FILE', description: 'your own PKI: PEM intermediate certificates (cosign --ca-intermediates)' },
   { name: 'certificate-identity', type: 'string', valueName: 'SAN', description: 'keyless: the signing certificate\'s identity (email, URI), exactly' },
   { name: 'certificate-identity-regexp', type: 'string', valueName: 'REGEXP', description: 'keyless: the signing certificate\'s identity, as a regular expression' },
   { name: 'certificate-oidc-issuer', type: 'string', valueName: 'URL', description: 'keyless: the OIDC issuer recorded in the certificate, exactly' },

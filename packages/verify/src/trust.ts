@@ -36,6 +36,11 @@ export interface KeySigner {
 export interface KeylessSigner {
   kind: 'keyless';
   name: string;
+  /**
+   * Your own PKI (--ca-roots): long-lived certificates chaining to your roots, verified at the
+   * current time; no Rekor proof or SCT is expected.
+   */
+  pki?: boolean;
   identity?: string;
   identityRegexp?: RegExp;
   issuer?: string;
@@ -158,6 +163,8 @@ export function certificatePolicyOf(s: KeylessSigner): {
 export interface TrustFlags {
   keys: string[];
   trustedRoot?: string;
+  caRoots?: string;
+  caIntermediates?: string;
   certificateIdentity?: string;
   certificateIdentityRegexp?: string;
   certificateOidcIssuer?: string;
@@ -173,6 +180,8 @@ export function trustFlags(o: Record<string, unknown>): TrustFlags {
     if (v !== undefined) f[k] = v;
   };
   set('trustedRoot', str(o.trustedRoot));
+  set('caRoots', str(o.caRoots));
+  set('caIntermediates', str(o.caIntermediates));
   set('certificateIdentity', str(o.certificateIdentity));
   set('certificateIdentityRegexp', str(o.certificateIdentityRegexp));
   set('certificateOidcIssuer', str(o.certificateOidcIssuer));
@@ -192,7 +201,9 @@ export async function signersFromFlags(f: TrustFlags, onNote: (msg: string) => v
   const root = f.trustedRoot ? await loadTrustedRoot(f.trustedRoot) : undefined;
   const signers: Signer[] = [];
   for (const k of f.keys) signers.push({ ...(await loadKey(k)), ...(root ? { root } : {}) });
-  if (hasKeylessFlags(f)) {
+  if (f.caRoots) {
+    signers.push(await pkiSigner(f));
+  } else if (hasKeylessFlags(f)) {
     const r = root ?? publicGoodRoot();
     if (!root) onNote(`keyless: using ${r.source} (pass --trusted-root for a private Sigstore instance or a fresher root)`);
     signers.push(
@@ -213,4 +224,52 @@ export async function signersFromFlags(f: TrustFlags, onNote: (msg: string) => v
     });
   }
   return signers;
+}
+
+async function readPemCertificates(file: string, flag: string): Promise<X509Certificate[]> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (e) {
+    throw inputError(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, `check the path given to ${flag} (PEM certificates)`, e);
+  }
+  try {
+    const certs = readCertificates(pem);
+    if (!certs.length) throw new Error('no certificate in it');
+    return certs;
+  } catch (e) {
+    throw inputError(`${file}: not PEM certificates (${(e as Error).message})`, `${flag} takes a PEM file of certificates`, e);
+  }
+}
+
+/**
+ * A signer for certificates from your own PKI (cosign's --ca-roots/--ca-intermediates): the chain
+ * must reach one of the roots and be valid now; identity and issuer are checked when given.
+ */
+export async function pkiSigner(f: TrustFlags): Promise<KeylessSigner> {
+  const roots = await readPemCertificates(f.caRoots!, '--ca-roots');
+  const intermediates = f.caIntermediates ? await readPemCertificates(f.caIntermediates, '--ca-intermediates') : [];
+  const json = {
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    tlogs: [],
+    ctlogs: [],
+    timestampAuthorities: [],
+    certificateAuthorities: roots.map((r) => ({
+      subject: { organization: '', commonName: r.subject },
+      uri: '',
+      certChain: { certificates: [...intermediates, r].map((c) => ({ rawBytes: c.raw.toString('base64') })) },
+      validFor: { start: new Date(r.validFrom).toISOString() },
+    })),
+  } as unknown as TrustedRootJson;
+  const regexp = (src: string | undefined, what: string) => (src === undefined ? {} : { [what]: compileRegexp(src, '--certificate-' + what) });
+  return {
+    kind: 'keyless',
+    pki: true,
+    name: `certificates from ${f.caRoots}${f.certificateIdentity ? ` for ${f.certificateIdentity}` : ''}`,
+    ...(f.certificateIdentity !== undefined ? { identity: f.certificateIdentity } : {}),
+    ...regexp(f.certificateIdentityRegexp, 'identityRegexp'),
+    ...(f.certificateOidcIssuer !== undefined ? { issuer: f.certificateOidcIssuer } : {}),
+    ...regexp(f.certificateOidcIssuerRegexp, 'issuerRegexp'),
+    root: { source: f.caRoots!, json, roots, intermediates, tlogKeys: [] },
+  };
 }
