@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ describe('authentication and TLS against real registries', () => {
   let basic: TestRegistry;
   let token: TestRegistry;
   let tls: TestRegistry;
+  let mtls: TestRegistry;
   let images: ImageLayout;
 
   beforeAll(async () => {
@@ -22,11 +23,12 @@ describe('authentication and TLS against real registries', () => {
       startRegistry({ auth: 'token' }),
       startRegistry({ tls: true }),
     ]);
+    mtls = await startRegistry({ tls: true, clientAuth: true });
     images = await makeImages({ images: 3, layers: 1, layerMb: 0.05, sharedBaseMb: 0.1, seed: 5 });
     await Promise.all(images.tags.map((t) => pushLayoutToRegistry(images.layoutDir, t, plain, `src/${t}`, 'v1')));
   });
   afterAll(async () => {
-    await Promise.all([plain, basic, token, tls].map((r) => r?.stop()));
+    await Promise.all([plain, basic, token, tls, mtls].map((r) => r?.stop()));
     await images?.remove();
   });
 
@@ -111,5 +113,33 @@ describe('authentication and TLS against real registries', () => {
 
     const insecure = await runCli(['copy', '--insecure-registry', tls.host, `${plain.host}/src/img-2:v1`, `${tls.host}/t/c:v1`]);
     expect(insecure.code, insecure.stderr).toBe(0);
+  });
+
+  it('client certificates from a certs.d directory (client.cert, client.key) for registries that require them', async () => {
+    const without = await runCli(['copy', '--retries', '0', '--ca-file', mtls.caFile!, `${plain.host}/src/img-0:v1`, `${mtls.host}/m/a:v1`]);
+    expect(without.code).toBe(1);
+    expectNoStack(without);
+    const certsRoot = tmp();
+    mkdirSync(path.join(certsRoot, mtls.host), { recursive: true });
+    writeFileSync(path.join(certsRoot, mtls.host, 'ca.crt'), mtls.caPem!);
+    writeFileSync(path.join(certsRoot, mtls.host, 'client.cert'), readFileSync(mtls.clientCertFile!));
+    writeFileSync(path.join(certsRoot, mtls.host, 'client.key'), readFileSync(mtls.clientKeyFile!));
+    const withCert = await runCli(['copy', '--certs-dir', certsRoot, `${plain.host}/src/img-0:v1`, `${mtls.host}/m/a:v1`]);
+    expect(withCert.code, withCert.stderr).toBe(0);
+  });
+
+  it('an identitytoken in config.json is exchanged with the OAuth2 refresh-token grant', async () => {
+    const cfgDir = tmp();
+    const t = token.tokenServer!;
+    writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`${token.username}:`).toString('base64'), identitytoken: t.refreshToken } } }));
+    const before = t.refreshGrants;
+    const r = await runCli(['copy', `${plain.host}/src/img-1:v1`, `${token.host}/idtoken/a:v1`], { env: { DOCKER_CONFIG: cfgDir } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(t.refreshGrants).toBeGreaterThan(before);
+    expect(r.stderr).not.toContain(t.refreshToken);
+    writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify({ auths: { [token.host]: { identitytoken: 'revoked' } } }));
+    const bad = await runCli(['copy', `${plain.host}/src/img-1:v1`, `${token.host}/idtoken/b:v1`], { env: { DOCKER_CONFIG: cfgDir } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/rejected the credentials/);
   });
 });

@@ -45,6 +45,18 @@ export async function makeServerTls(dir: string): Promise<ServerTls> {
   return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
 }
 
+/** Makes a client certificate signed by the CA in `dir` (from makeServerTls): client.cert, client.key. */
+export async function makeClientCert(dir: string): Promise<{ certFile: string; keyFile: string }> {
+  const f = (name: string) => path.join(dir, name);
+  await run('openssl', ['req', '-new', ...EC, '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', '/CN=airlock-test-client']);
+  await writeFile(f('client.ext'), ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', ''].join('\n'));
+  await run('openssl', [
+    'x509', '-req', '-in', f('client.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'),
+    '-set_serial', `0x${randomSerial()}`, ...DAYS, '-sha256', '-extfile', f('client.ext'), '-out', f('client.cert'),
+  ]);
+  return { certFile: f('client.cert'), keyFile: f('client.key') };
+}
+
 /** Makes a self-signed P-256 certificate for signing registry tokens: token.crt, token.key in `dir`. */
 export async function makeSigningCert(dir: string): Promise<{ certFile: string; keyFile: string }> {
   const certFile = path.join(dir, 'token.crt');

@@ -30,14 +30,14 @@ export interface RawResponse {
  */
 export function rawRequest(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; ca?: string; body?: Buffer | string; timeoutMs?: number } = {},
+  opts: { method?: string; headers?: Record<string, string>; ca?: string; cert?: string; key?: string; body?: Buffer | string; timeoutMs?: number } = {},
 ): Promise<RawResponse> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(
       u,
-      { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, agent: false, timeout: opts.timeoutMs ?? 10_000 },
+      { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, cert: opts.cert, key: opts.key, agent: false, timeout: opts.timeoutMs ?? 10_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeServerTls, makeSigningCert } from './certs.js';
+import { makeClientCert, makeServerTls, makeSigningCert } from './certs.js';
 import { freePort, rawRequest } from './net.js';
 import { startTokenServer, type TokenServer, type TokenServerInfo } from './token-server.js';
 import { makeTempDir } from './tmp.js';
@@ -13,6 +13,8 @@ export type RegistryAuth = 'none' | 'htpasswd' | 'token';
 export interface RegistryOptions {
   auth?: RegistryAuth;
   tls?: boolean;
+  /** With tls: require a client certificate signed by the test CA (http.tls.clientcas). */
+  clientAuth?: boolean;
   deleteEnabled?: boolean;
   /** Milliseconds to wait for GET /v2/ to answer; default 15 s. */
   startTimeoutMs?: number;
@@ -35,6 +37,9 @@ export interface TestRegistry {
   caPem?: string;
   /** Dir laid out like /etc/docker/certs.d/HOST/ with ca.crt (tls only): skopeo --*-cert-dir. */
   certsDir?: string;
+  /** With clientAuth: a client certificate and key the registry accepts (PEM files). */
+  clientCertFile?: string;
+  clientKeyFile?: string;
   /** The token issuer's live counters (token mode only). */
   tokenServer?: TokenServerInfo;
   /** What the registry has written on stderr so far (last 64 KiB). */
@@ -84,6 +89,8 @@ interface Extras {
   password?: string;
   caFile?: string;
   certsDir?: string;
+  clientCertFile?: string;
+  clientKeyFile?: string;
   token?: TokenServer;
 }
 
@@ -114,7 +121,7 @@ async function setUpAuth(mode: RegistryAuth, dir: string, x: Extras): Promise<vo
   };
 }
 
-async function setUpTls(dir: string, host: string, x: Extras): Promise<void> {
+async function setUpTls(dir: string, host: string, x: Extras, clientAuth = false): Promise<void> {
   const tlsDir = path.join(dir, 'tls');
   mkdirSync(tlsDir);
   const { caFile, certFile, keyFile } = await makeServerTls(tlsDir);
@@ -124,6 +131,12 @@ async function setUpTls(dir: string, host: string, x: Extras): Promise<void> {
   mkdirSync(x.certsDir, { recursive: true });
   copyFileSync(caFile, path.join(x.certsDir, 'ca.crt'));
   (x.config.http as Record<string, unknown>).tls = { certificate: certFile, key: keyFile };
+  if (clientAuth) {
+    const client = await makeClientCert(tlsDir);
+    x.clientCertFile = client.certFile;
+    x.clientKeyFile = client.keyFile;
+    (x.config.http as Record<string, { clientcas?: string[] }>).tls!.clientcas = [caFile];
+  }
 }
 
 /**
@@ -169,7 +182,7 @@ async function startOnce(opts: RegistryOptions): Promise<TestRegistry> {
     };
     await setUpAuth(auth, dir, x);
     token = x.token;
-    if (tls) await setUpTls(dir, host, x);
+    if (tls) await setUpTls(dir, host, x, opts.clientAuth ?? false);
     // YAML is a superset of JSON, so the config is written as JSON.
     const configFile = path.join(dir, 'config.yml');
     writeFileSync(configFile, JSON.stringify(x.config, null, 2));
@@ -207,7 +220,7 @@ async function startOnce(opts: RegistryOptions): Promise<TestRegistry> {
     };
 
     cleanup = stop;
-    await waitReady(url, caPem, child, exited, () => stderr, opts.startTimeoutMs ?? 15_000);
+    await waitReady(url, caPem, x.clientCertFile ? { cert: readFileSync(x.clientCertFile, 'utf8'), key: readFileSync(x.clientKeyFile!, 'utf8') } : {}, child, exited, () => stderr, opts.startTimeoutMs ?? 15_000);
     return {
       host,
       url,
@@ -219,6 +232,8 @@ async function startOnce(opts: RegistryOptions): Promise<TestRegistry> {
       caFile: x.caFile,
       caPem,
       certsDir: x.certsDir,
+      clientCertFile: x.clientCertFile,
+      clientKeyFile: x.clientKeyFile,
       tokenServer: token?.info,
       stderr: () => stderr,
       stop,
@@ -233,6 +248,7 @@ async function startOnce(opts: RegistryOptions): Promise<TestRegistry> {
 async function waitReady(
   url: string,
   ca: string | undefined,
+  client: { cert?: string; key?: string },
   child: ChildProcess,
   exited: Promise<void>,
   stderr: () => string,
@@ -249,7 +265,7 @@ async function waitReady(
       throw new Error(`docker-registry exited (${String(child.exitCode ?? child.signalCode)}) before answering:\n${stderr()}`);
     }
     try {
-      const res = await rawRequest(`${url}/v2/`, { ca, timeoutMs: 2000 });
+      const res = await rawRequest(`${url}/v2/`, { ca, ...client, timeoutMs: 2000 });
       if (res.status === 200 || res.status === 401) return;
       lastError = `GET /v2/ answered ${res.status}`;
     } catch (err) {

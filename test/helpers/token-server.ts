@@ -20,6 +20,10 @@ export interface TokenServerInfo {
   issued: number;
   /** Every `scope` value asked for, in order, one entry per scope (repeats kept). */
   scopesRequested: string[];
+  /** An OAuth2 refresh token this server accepts (docker config.json `identitytoken`). */
+  refreshToken: string;
+  /** How many tokens were issued for the refresh-token grant. */
+  refreshGrants: number;
 }
 
 export interface TokenServer {
@@ -118,6 +122,8 @@ export async function startTokenServer(opts: {
     issuer: opts.issuer,
     issued: 0,
     scopesRequested: [],
+    refreshToken: `refresh-${randomUUID()}`,
+    refreshGrants: 0,
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -128,7 +134,11 @@ export async function startTokenServer(opts: {
     }
     const form = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : undefined;
     const params = form ?? url.searchParams;
-    const who = authenticate(req, form, opts.username, opts.password);
+    let who = authenticate(req, form, opts.username, opts.password);
+    if (form?.get('grant_type') === 'refresh_token') {
+      who = form.get('refresh_token') === info.refreshToken ? opts.username : 'bad';
+      if (who !== 'bad') info.refreshGrants += 1;
+    }
     if (who === 'bad') {
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
