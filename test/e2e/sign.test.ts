@@ -1,4 +1,6 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -242,6 +244,31 @@ describe('airlock key / sign / attest / attach / sign-blob', () => {
       // SIGSTORE_ID_TOKEN works too
       const viaEnv = await runCli(['sign', '--keyless', '--fulcio-url', svc.fulcioURL, '--rekor-url', svc.rekorURL, `${reg.host}/acme/app:v1`], { env: { SIGSTORE_ID_TOKEN: svc.token } });
       expect(viaEnv.code, viaEnv.stderr).toBe(0);
+
+      // GitHub Actions: the token is requested from ACTIONS_ID_TOKEN_REQUEST_URL for audience sigstore
+      const asked: string[] = [];
+      const gh = createServer((req, res) => {
+        asked.push(`${req.headers.authorization} ${req.url}`);
+        const ok = req.headers.authorization === 'Bearer gh-request-token' && new URL(req.url!, 'http://x').searchParams.get('audience') === 'sigstore';
+        res.writeHead(ok ? 200 : 403, { 'content-type': 'application/json' }).end(ok ? JSON.stringify({ value: svc.token }) : '{}');
+      });
+      await new Promise<void>((r) => gh.listen(0, '127.0.0.1', () => r()));
+      try {
+        const ghUrl = `http://127.0.0.1:${(gh.address() as AddressInfo).port}/token?api-version=2.0`;
+        const viaGitHub = await runCli(['sign', '--keyless', '--fulcio-url', svc.fulcioURL, '--rekor-url', svc.rekorURL, `${reg.host}/acme/app:v1`], {
+          env: { GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'gh-request-token' },
+        });
+        expect(viaGitHub.code, viaGitHub.stderr).toBe(0);
+        expect(asked).toHaveLength(1);
+        expect(viaGitHub.stderr).toContain('::group::');
+        const denied = await runCli(['sign', '--keyless', '--fulcio-url', svc.fulcioURL, '--rekor-url', svc.rekorURL, `${reg.host}/acme/app:v1`], {
+          env: { ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'wrong' },
+        });
+        expect(denied.code).toBe(1);
+        expect(denied.stderr).toMatch(/id-token: write/);
+      } finally {
+        gh.close();
+      }
     });
   });
 });
