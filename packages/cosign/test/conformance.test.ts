@@ -14,9 +14,6 @@ const BASE = `${SHARED_FIXTURES}/sigstore-conformance/bundle-verify`;
 const DEFAULT_IDENTITY = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
 const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
 
-/** Cases that cannot be decided offline. None today: keep this empty unless a case truly needs the network. */
-const EXCLUSIONS: Record<string, string> = {};
-
 const cases = readdirSync(BASE)
   .filter((d) => statSync(join(BASE, d)).isDirectory())
   .sort();
@@ -45,11 +42,6 @@ describe('sigstore-conformance bundle-verify (offline)', () => {
   });
 
   for (const name of cases) {
-    const excluded = EXCLUSIONS[name];
-    if (excluded) {
-      it.skip(`${name} — excluded: ${excluded}`, () => {});
-      continue;
-    }
     if (name.endsWith('_fail')) {
       it(`${name} is rejected`, () => {
         let err: unknown;
