@@ -1,24 +1,19 @@
-import { EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
 
 /** Options shared by `copy` and `mirror`. */
 export const transferInputs: InputDef[] = [
   { name: 'platform', type: 'string[]', valueName: 'OS/ARCH[/VARIANT]', default: [], description: 'copy only this platform (repeatable); default: all platforms, the index copied byte-identical' },
   { name: 'no-referrers', type: 'boolean', default: false, description: 'do not copy cosign signatures, attestations, SBOMs and OCI referrers' },
   { name: 'concurrency', type: 'number', valueName: 'N', default: 8, description: 'parallel blob transfers (and images in flight)' },
-  { name: 'insecure-registry', type: 'string[]', valueName: 'HOST', default: [], description: 'plain HTTP or unverified TLS for this host only (repeatable); loopback hosts may use HTTP without it' },
-  { name: 'ca-file', type: 'string[]', valueName: 'FILE', default: [], description: 'extra CA certificate (PEM) to trust (repeatable); /etc/docker/certs.d/HOST/ and /etc/containers/certs.d/HOST/ are read too' },
-  { name: 'certs-dir', type: 'string[]', valueName: 'DIR', default: [], description: 'another certs.d-style directory (DIR/HOST/ca.crt, client.cert, client.key)' },
   { name: 'chunk-size', type: 'number', valueName: 'BYTES', description: 'upload in PATCH chunks of this size (for proxies that limit request bodies)' },
-  { name: 'retries', type: 'number', valueName: 'N', default: 5, description: 'retries for 408/429/5xx and dropped connections (exponential backoff with jitter, honours Retry-After)' },
   { name: 'force', type: 'boolean', default: false, description: 'copy even when the destination already holds the same digest' },
   { name: 'dry-run', type: 'boolean', default: false, description: 'resolve and compare everything, write nothing; report what would be copied' },
   { name: 'json', type: 'boolean', default: false, cliOnly: true, description: 'print the machine-readable result on stdout' },
   { name: 'report', type: 'string', valueName: 'FILE', description: 'write the JSON result to FILE' },
   { name: 'junit', type: 'string', valueName: 'FILE', description: 'write a JUnit XML report (one test case per image) to FILE' },
   { name: 'quiet', type: 'boolean', default: false, short: 'q', description: 'print only failures and the summary' },
-  { name: 'registry', type: 'string', secret: true, env: 'AIRLOCK_REGISTRY', description: 'registry host the credentials below are for (environment only)' },
-  { name: 'registry-user', type: 'string', secret: true, env: 'AIRLOCK_REGISTRY_USER', description: 'user name for AIRLOCK_REGISTRY (environment only)' },
-  { name: 'registry-password', type: 'string', secret: true, env: 'AIRLOCK_REGISTRY_PASSWORD', description: 'password or token for AIRLOCK_REGISTRY (environment only)' },
+  ...connectionInputs,
+  ...credentialInputs,
 ];
 
 const CREDENTIALS_HELP = `Credentials (never on the command line), first match wins:

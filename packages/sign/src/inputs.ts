@@ -1,17 +1,10 @@
-import { EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
 
 const password: InputDef[] = [
   { name: 'password-file', type: 'string', valueName: 'FILE', description: 'read the key password from FILE (default: the COSIGN_PASSWORD environment variable)' },
   { name: 'cosign-password', type: 'string', secret: true, env: 'COSIGN_PASSWORD', description: 'password of the private key (environment only, as cosign)' },
 ];
 
-/** Registry connection options shared with copy (no credentials in argv). */
-export const connectionInputs: InputDef[] = [
-  { name: 'insecure-registry', type: 'string[]', valueName: 'HOST', default: [], description: 'plain HTTP or unverified TLS for this host only (repeatable)' },
-  { name: 'ca-file', type: 'string[]', valueName: 'FILE', default: [], description: 'extra CA certificate (PEM) to trust (repeatable)' },
-  { name: 'certs-dir', type: 'string[]', valueName: 'DIR', default: [], description: 'another certs.d-style directory (DIR/HOST/ca.crt, client.cert, client.key)' },
-  { name: 'retries', type: 'number', valueName: 'N', default: 5, description: 'retries for 408/429/5xx and dropped connections' },
-];
 
 const output: InputDef[] = [
   { name: 'json', type: 'boolean', default: false, cliOnly: true, description: 'print what was written as JSON on stdout' },
@@ -87,6 +80,7 @@ export const signStep: StepDef = {
     ...keyless,
     ...password,
     ...connectionInputs,
+    ...credentialInputs,
     ...output,
   ],
   help: SIGN_HELP,
@@ -105,6 +99,7 @@ export const attestStep: StepDef = {
     ...keyless,
     ...password,
     ...connectionInputs,
+    ...credentialInputs,
     ...output,
   ],
   help: `
@@ -123,6 +118,7 @@ export const attachSbomStep: StepDef = {
     { name: 'sbom', type: 'string', required: true, valueName: 'FILE', description: 'the SBOM file' },
     { name: 'type', type: 'string', valueName: 'TYPE', default: 'spdx', description: 'spdx, spdxjson, cyclonedx, cyclonedxjson or syft' },
     ...connectionInputs,
+    ...credentialInputs,
     ...output,
   ],
   help: `
