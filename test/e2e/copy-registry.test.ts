@@ -76,4 +76,16 @@ describe('registry to registry copy', () => {
     expect(results[0]!.error!.message).toContain('app/one:nope');
     expect(results[1]!.status).toBe('copied');
   });
+
+  it('a destination pinned by digest must match the source, or nothing is written', async () => {
+    const head = await regs.client(src.host).headManifest('app/one', 'v1');
+    const ok = await runTransfers([{ source: parseLocation(`${src.host}/app/one:v1`), destination: parseLocation(`${dst.host}/pinned/one@${head!.digest}`, { defaultTag: false }) }], { registries: regs });
+    expect(ok[0]!.status, ok[0]!.error?.message).toBe('copied');
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const bad = await runTransfers([{ source: parseLocation(`${src.host}/app/two:v1`), destination: parseLocation(`${dst.host}/pinned/two@${wrong}`, { defaultTag: false }) }], { registries: regs });
+    expect(bad[0]!.status).toBe('failed');
+    expect(bad[0]!.error!.code).toBe('DIGEST_MISMATCH');
+    expect(bad[0]!.blobs.copied).toBe(0);
+    expect(await regs.client(dst.host).listTags('pinned/two')).toEqual([]);
+  });
 });

@@ -17,6 +17,8 @@ export interface CopyRequest {
   sink: ContentSink;
   /** Tag at the destination; without one the image is stored by digest only. */
   tag?: string;
+  /** The destination was given by digest: the copied manifest must have exactly this digest. */
+  expectDigest?: string;
   /** Names for reports. */
   sourceName?: string;
   destinationName?: string;
@@ -45,6 +47,11 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
     if (ctx.referrers) ctx.tagsOf(req.source).catch(() => undefined);
     const top = await req.source.getManifest(req.reference);
     const chosen = await selectPlatforms(top, req, ctx);
+    if (req.expectDigest && chosen.manifest.digest !== req.expectDigest) {
+      throw new AirlockError('DIGEST_MISMATCH', `${source} is ${chosen.manifest.digest}, not the ${req.expectDigest} the destination names`, {
+        hint: 'the source changed since the digest was pinned, or the wrong digest was given; nothing was written',
+      });
+    }
     const destRef = req.tag ?? chosen.manifest.digest;
     const existing = ctx.options.force ? undefined : await (tagAtDest ?? req.sink.resolve(destRef));
     const upToDate = existing === chosen.manifest.digest;

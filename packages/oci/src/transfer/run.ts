@@ -1,5 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
-import { AirlockError, toAirlockError } from '../errors.js';
+import { toAirlockError } from '../errors.js';
 import { LayoutRepo } from '../content/layout-repo.js';
 import { RegistryRepo } from '../content/registry-repo.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
@@ -101,11 +101,7 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
       const { source, reference } = await ends.source(job.source);
       const { sink, tag, pinned } = await ends.sink(job.destination, job.source);
       destinationName = describe(job.destination, tag);
-      const result = await copyImage({ source, reference, sink, ...(tag ? { tag } : {}), sourceName, destinationName }, ctxFor(job.platforms));
-      if (pinned && result.destinationDigest && result.destinationDigest !== pinned) {
-        throw new AirlockError('DIGEST_MISMATCH', `${destinationName}: source digest ${result.destinationDigest} differs from the pinned ${pinned}`);
-      }
-      return result;
+      return await copyImage({ source, reference, sink, ...(tag ? { tag } : {}), ...(pinned ? { expectDigest: pinned } : {}), sourceName, destinationName }, ctxFor(job.platforms));
     } catch (e) {
       const err = toAirlockError(e);
       return {
