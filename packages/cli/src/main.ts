@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { lazyCommand, runCli } from '@airlock/step-kit';
-import { attestStep, keyGenerateStep, signBlobStep, signStep } from '@airlock/sign/src/inputs.js';
+import { attestStep, signBlobStep, signStep } from '@airlock/sign/src/inputs.js';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/src/inputs.js';
 
 export const VERSION = '0.1.0';
@@ -25,5 +25,15 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
-    .addHelpText('after', `\nKeys: ${keyGenerateStep.summary.toLowerCase()}.\nRun "airlock COMMAND --help" for a command's options, examples and exit codes.\n`),
+    .addHelpText(
+      'after',
+      `
+The flow: mirror (or copy) images with their signatures on the connected side, to a registry or
+an OCI layout on removable media; on the air-gapped side copy them into the private registry and
+verify them offline before deploying by digest.
+
+Run "airlock COMMAND --help" for a command's options, examples and exit codes.
+Exit codes: 0 success, 1 an operation failed, 2 usage or input error.
+`,
+    )
 );

@@ -5,8 +5,9 @@ import { commandFor } from '@airlock/step-kit';
 import type { Command } from 'commander';
 import { runVerifyBlob } from './blob.js';
 import { matchName, type Target } from './engine.js';
+import { matchEntry } from './glob.js';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from './inputs.js';
-import { loadPolicy, matchEntry, parseIdentityRewrite, type LoadedPolicy, type Rule } from './policy.js';
+import { loadPolicy, parseIdentityRewrite, type LoadedPolicy, type Rule } from './policy.js';
 import { runVerification, type RunIo, type RunOptions } from './run.js';
 import { hasKeylessFlags, signersFromFlags, trustFlags, type Signer } from './trust.js';
 

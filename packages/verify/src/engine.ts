@@ -18,9 +18,12 @@ import {
   type Repository,
 } from '@airlock/oci';
 import { COSIGN_SIGN_PREDICATE_TYPE } from '@airlock/cosign';
-import { checkBundle, checkLegacyAttestation, checkLegacySignature, peekPredicateType, signerLabel, unreadable, type IdentityCheck } from './check.js';
+import { checkBundle, peekPredicateType } from './check-bundle.js';
+import { checkLegacyAttestation, checkLegacySignature, type LegacyLayer } from './check-legacy.js';
+import { fieldMismatches } from './fields.js';
 import type { ImageResult, Seen } from './model.js';
-import { fieldMismatches, type AttestationRequirement, type Rule } from './policy.js';
+import { signerLabel, unreadable, type IdentityCheck } from './outcome.js';
+import type { AttestationRequirement, Rule } from './policy.js';
 import type { Signer } from './trust.js';
 
 /** An image to verify. */
@@ -85,13 +88,23 @@ async function bundleReferrers(repo: Repository, digest: Digest): Promise<{ refe
   return { referrers: out };
 }
 
-async function legacyLayers(repo: Repository, digest: Digest, suffix: 'sig' | 'att'): Promise<{ layers: Awaited<ReturnType<typeof readCosignLayers>>; error?: Seen }> {
+type CosignLayer = Awaited<ReturnType<typeof readCosignLayers>>[number];
+
+async function legacyLayers(repo: Repository, digest: Digest, suffix: 'sig' | 'att'): Promise<{ layers: CosignLayer[]; error?: Seen }> {
   try {
     return { layers: await readCosignLayers(repo, digest, suffix) };
   } catch (e) {
     const t = errorText(e);
     return { layers: [], error: unreadable(suffix === 'sig' ? 'sig-tag' : 'att-tag', cosignTag(digest, suffix), `cannot read ${cosignTag(digest, suffix)}: ${t.message}`, t.hint) };
   }
+}
+
+/** The records for one cosign tag: the error reading it (if any), then each layer as `check` judges it. */
+function checkLayers(read: { layers: CosignLayer[]; error?: Seen }, tag: string, check: (layer: LegacyLayer, location: string) => Seen): Seen[] {
+  return [
+    ...(read.error ? [read.error] : []),
+    ...read.layers.map((l, i) => check({ bytes: l.bytes, mediaType: l.descriptor.mediaType, annotations: l.descriptor.annotations ?? {}, digest: l.descriptor.digest }, `${tag} layer ${i + 1}`)),
+  ];
 }
 
 function uniqueSigners(lists: Signer[][]): Signer[] {
@@ -201,35 +214,8 @@ export async function verifyImage(target: Target, rule: Rule, opts: VerifyImageO
     bundleReferrers(repo, digest),
   ]);
 
-  if (wantSignatures) {
-    const tag = cosignTag(digest, 'sig');
-    if ('error' in sig && sig.error) result.signatures.push(sig.error);
-    sig.layers.forEach((l, i) => {
-      result.signatures.push(
-        checkLegacySignature(
-          { bytes: l.bytes, mediaType: l.descriptor.mediaType, annotations: l.descriptor.annotations ?? {}, digest: l.descriptor.digest },
-          `${tag} layer ${i + 1}`,
-          digest,
-          sigSigners,
-          identity,
-        ),
-      );
-    });
-  }
-  if (wantAttestations) {
-    const tag = cosignTag(digest, 'att');
-    if ('error' in att && att.error) result.attestations.push(att.error);
-    att.layers.forEach((l, i) => {
-      result.attestations.push(
-        checkLegacyAttestation(
-          { bytes: l.bytes, mediaType: l.descriptor.mediaType, annotations: l.descriptor.annotations ?? {}, digest: l.descriptor.digest },
-          `${tag} layer ${i + 1}`,
-          digest,
-          attSigners,
-        ),
-      );
-    });
-  }
+  if (wantSignatures) result.signatures.push(...checkLayers(sig, cosignTag(digest, 'sig'), (l, at) => checkLegacySignature(l, at, digest, sigSigners, identity)));
+  if (wantAttestations) result.attestations.push(...checkLayers(att, cosignTag(digest, 'att'), (l, at) => checkLegacyAttestation(l, at, digest, attSigners)));
   if (refs.error) (wantSignatures ? result.signatures : result.attestations).push(refs.error);
   for (const r of refs.referrers) {
     const isSignature = r.predicateType === COSIGN_SIGN_PREDICATE_TYPE || (r.predicateType === undefined && wantSignatures);

@@ -10,7 +10,13 @@ import { z } from 'zod';
 import { AirlockError } from '@airlock/oci';
 import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
 import { normaliseName } from '@airlock/copy';
+import { normaliseFieldPath } from './fields.js';
+import { globsOf } from './glob.js';
 import { keylessSigner, loadKey, loadTrustedRoot, publicGoodRoot, type Signer, type TrustRoot } from './trust.js';
+
+// Moved to their own modules; re-exported here so imports from policy.ts keep working.
+export { deepEqual, fieldMismatches, normaliseFieldPath, valueAt } from './fields.js';
+export { globMatches, globToRegExp, matchEntry } from './glob.js';
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -136,54 +142,6 @@ export function parsePolicy(text: string, file: string): PolicySpec {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Matching
-
-const globsOf = (m: string | string[]): string[] => (Array.isArray(m) ? m : [m]);
-
-/** `*` matches within one path component, `**` across components (`a/**` and `**\/b` included), `?` one character. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else {
-          re += '.*';
-        }
-      } else {
-        re += '[^/]*';
-      }
-    } else if (c === '?') {
-      re += '[^/]';
-    } else {
-      re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${re}$`);
-}
-
-/** Write a glob's registry the way image names are normalised (index.docker.io → docker.io). */
-function normaliseGlob(g: string): string {
-  return g.replace(/^(index\.docker\.io|registry-1\.docker\.io)(?=\/|$)/, 'docker.io');
-}
-
-export function globMatches(glob: string, name: string): boolean {
-  return globToRegExp(normaliseGlob(glob)).test(name);
-}
-
-/** The first entry whose globs match `name` (REGISTRY/REPOSITORY, or oci:DIR for layouts). */
-export function matchEntry<T extends { match: string | string[] }>(entries: readonly T[], name: string): { entry: T; index: number } | undefined {
-  for (const [index, entry] of entries.entries()) {
-    if (globsOf(entry.match).some((g) => globMatches(g, name))) return { entry, index };
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Rules: a policy entry with its keys and roots loaded
 
 export interface AttestationRequirement {
@@ -209,14 +167,6 @@ export interface Rule {
   signatures?: { allOf: Signer[]; anyOf: Signer[] };
   attestations: AttestationRequirement[];
   identity: IdentityRule;
-}
-
-const STATEMENT_KEYS = new Set(['_type', 'subject', 'predicateType', 'predicate']);
-
-/** `buildType` → `predicate.buildType`; paths naming a statement field are kept. */
-export function normaliseFieldPath(path: string): string {
-  const first = path.split('.')[0] ?? '';
-  return STATEMENT_KEYS.has(first) ? path : `predicate.${path}`;
 }
 
 /** Parse `OLD=NEW` (an --identity-rewrite or a policy identity.rewrite item). */
@@ -328,43 +278,4 @@ export async function buildPolicy(spec: PolicySpec, file: string): Promise<Loade
     });
   }
   return { file, spec, rules };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statement field checks
-
-/** The value at a dotted path (numeric parts index arrays); undefined when absent. */
-export function valueAt(doc: unknown, path: string): unknown {
-  let cur: unknown = doc;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    if (Array.isArray(cur)) {
-      if (!/^\d+$/.test(part)) return undefined;
-      cur = cur[Number(part)];
-    } else {
-      if (!Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
-      cur = (cur as Record<string, unknown>)[part];
-    }
-  }
-  return cur;
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => deepEqual(x, (b as unknown[])[i]));
-  const ka = Object.keys(a as object).sort();
-  const kb = Object.keys(b as object).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
-/** Every field that does not hold its expected value, as `path is X, not Y`. */
-export function fieldMismatches(statement: unknown, fields: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  for (const [path, want] of Object.entries(fields)) {
-    const got = valueAt(statement, path);
-    if (!deepEqual(got, want)) out.push(`${path} is ${got === undefined ? 'missing' : JSON.stringify(got)}, not ${JSON.stringify(want)}`);
-  }
-  return out;
 }

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+describe('airlock --help teaches', () => {
+  it('lists every command, and each command (loaded lazily or not) explains itself', async () => {
+    const top = await runCli(['--help']);
+    expect(top.code).toBe(0);
+    const commands = ['copy', 'mirror', 'key', 'sign', 'attest', 'attach', 'sign-blob', 'verify', 'verify-attestation', 'verify-blob'];
+    for (const c of commands) expect(top.stdout).toMatch(new RegExp(`\\n  ${c}\\b`));
+    for (const args of [['copy'], ['mirror'], ['sign'], ['attest'], ['sign-blob'], ['verify'], ['verify-attestation'], ['verify-blob'], ['key', 'generate'], ['attach', 'sbom']]) {
+      const r = await runCli([...args, '--help']);
+      expect(r.code, `${args.join(' ')} --help`).toBe(0);
+      expect(r.stdout, `${args.join(' ')} --help`).toMatch(/Usage: airlock /);
+      expect(r.stdout, `${args.join(' ')} --help`).toMatch(/Exit codes|exit codes/i);
+    }
+  });
+
+  it('an unknown command or option is a usage error (exit 2)', async () => {
+    expect((await runCli(['frobnicate'])).code).toBe(2);
+    expect((await runCli(['sign', '--frobnicate'])).code).toBe(2);
+    expect((await runCli(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
