@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { request } from 'undici';
 import { z } from 'zod';
 import { AirlockError } from '@airlock/oci';
 import { readEncryptedPrivateKey, isAirlockCosignError, type CosignKeyPair } from '@airlock/cosign';
@@ -69,9 +68,9 @@ export async function identityToken(spec: string | undefined, env: NodeJS.Proces
   if (env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
     const url = new URL(env.ACTIONS_ID_TOKEN_REQUEST_URL);
     url.searchParams.set('audience', 'sigstore');
-    const res = await request(url, { headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`, accept: 'application/json' } });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new AirlockError('UNAUTHORIZED', `GitHub Actions refused an OIDC token (HTTP ${res.statusCode})`, { hint: 'grant the job "permissions: id-token: write"' });
+    const res = await fetch(url, { headers: { authorization: `Bearer ${env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`, accept: 'application/json' } });
+    const text = await res.text();
+    if (res.status !== 200) throw new AirlockError('UNAUTHORIZED', `GitHub Actions refused an OIDC token (HTTP ${res.status})`, { hint: 'grant the job "permissions: id-token: write"' });
     return githubTokenSchema.parse(JSON.parse(text)).value;
   }
   throw new AirlockError('USAGE', 'keyless signing needs an OIDC identity token', {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from './undici-lite.js';
 import { AirlockError } from '../errors.js';
 import { drain } from '../util/body.js';
 import { sleep } from '../util/sleep.js';
@@ -134,7 +134,7 @@ export class Transport {
     return this.#insecure.has(host) || this.#insecure.has(host.replace(/:\d+$/, ''));
   }
 
-  #dispatcher(host: string): Dispatcher | undefined {
+  #dispatcher(host: string): Dispatcher {
     if (this.#opts.dispatcher) return this.#opts.dispatcher;
     let d = this.#dispatchers.get(host);
     if (!d) {
