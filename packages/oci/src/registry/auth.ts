@@ -3,7 +3,7 @@ import { AirlockError } from '../errors.js';
 import { readLimited } from '../util/body.js';
 import { type Challenge, parseChallenges } from './challenge.js';
 import type { Credential, CredentialProvider } from './credentials.js';
-import { header, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 
 const tokenResponseSchema = z
   .object({
