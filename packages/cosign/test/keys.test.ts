@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, scryptSync } from 'node:crypto';
+import nacl from 'tweetnacl';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -54,6 +55,24 @@ describe('encrypted cosign keys', () => {
   it('refuses a non-cosign PEM type', async () => {
     const err = await rejection(readEncryptedPrivateKey(read('sigstore-labeled.pub'), 'hello'));
     expect(err.code).toBe('UNSUPPORTED_PEM_TYPE');
+  });
+
+  it('reads keys encrypted with scrypt N=2^17, as newer tools may write them', async () => {
+    // Written straight from the format (scrypt → NaCl secretbox over PKCS#8), not with our encoder.
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const salt = randomBytes(32);
+    const nonce = randomBytes(24);
+    const key = scryptSync('pw', salt, 32, { N: 131072, r: 8, p: 1, maxmem: 256 * 1024 * 1024 });
+    const ciphertext = nacl.secretbox(new Uint8Array(der), new Uint8Array(nonce), new Uint8Array(key));
+    const body = {
+      kdf: { name: 'scrypt', params: { N: 131072, r: 8, p: 1 }, salt: salt.toString('base64') },
+      cipher: { name: 'nacl/secretbox', nonce: nonce.toString('base64') },
+      ciphertext: Buffer.from(ciphertext).toString('base64'),
+    };
+    const pem = `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${Buffer.from(JSON.stringify(body)).toString('base64')}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`;
+    const pair = await readEncryptedPrivateKey(pem, 'pw');
+    expect(publicKeyToPem(pair.publicKey)).toBe(publicKeyToPem(publicKey));
   });
 
   it('refuses tampered scrypt parameters', async () => {
