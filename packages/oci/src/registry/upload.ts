@@ -89,7 +89,19 @@ export async function pushBlob(client: RegistryClient, repo: string, desc: Descr
   const startPath = opts.mountFrom
     ? `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(opts.mountFrom)}`
     : `/v2/${repo}/blobs/uploads/`;
-  const start = await client.send(scopes, { method: 'POST', path: startPath, headers: { 'content-length': '0' } });
+  // A small blob that is not being mounted goes up in one PUT: open the source while the POST is in
+  // flight, saving a round trip per blob on a distant source.
+  const monolithic = !opts.chunkSize && desc.size <= (opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX);
+  const early = monolithic && !opts.mountFrom ? open() : undefined;
+  early?.catch(() => undefined);
+  let start: HttpResponse;
+  try {
+    start = await client.send(scopes, { method: 'POST', path: startPath, headers: { 'content-length': '0' } });
+  } catch (e) {
+    early?.then((b) => b.destroy()).catch(() => undefined);
+    throw e;
+  }
+  if (start.status !== 202) early?.then((b) => b.destroy()).catch(() => undefined);
   if (start.status === 201 && opts.mountFrom) {
     await drain(start.body);
     return 'mounted';
@@ -103,8 +115,8 @@ export async function pushBlob(client: RegistryClient, repo: string, desc: Descr
     await chunkedUpload(client, repo, desc, open, location, Math.max(opts.chunkSize, minChunk), what);
     return 'uploaded';
   }
-  if (desc.size <= (opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX)) {
-    const body = await open();
+  if (monolithic) {
+    const body = await (early ?? open());
     const res = await client.send([pushScope(repo)], {
       method: 'PUT',
       path: putUrl(location, desc.digest),
