@@ -48,6 +48,22 @@ export function readLayout(layoutDir) {
   };
 }
 
+/** POST an upload session, then PUT the whole blob with ?digest= (a monolithic upload). */
+async function uploadMonolithic(registryUrl, repo, blob, openBody, agent) {
+  const start = await request(`${registryUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' }, agent });
+  if (start.status !== 202) throw new Error(`POST upload ${repo}: HTTP ${start.status} ${start.body}`);
+  const loc = new URL(start.headers.location, registryUrl);
+  loc.searchParams.set('digest', blob.digest);
+  const put = await request(loc.toString(), {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+    body: await openBody(),
+    agent,
+    timeoutMs: 600_000,
+  });
+  if (put.status !== 201) throw new Error(`PUT ${blob.digest} to ${repo}: HTTP ${put.status} ${put.body}`);
+}
+
 /**
  * Push every unique blob of the layout into `registryUrl`, repository `${repoPrefix}/${image}`,
  * with `concurrency` parallel POST+PUT uploads. Returns { ms, bytes, blobs }.
@@ -59,19 +75,8 @@ export async function pushBlobsRaw(layoutDir, layout, registryUrl, { repoPrefix 
   const started = performance.now();
   try {
     await pool(todo, concurrency, async (b) => {
-      const repo = `${repoPrefix}/${b.image}`;
-      const start = await request(`${registryUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' }, agent });
-      if (start.status !== 202) throw new Error(`POST upload ${repo}: HTTP ${start.status} ${start.body}`);
-      const loc = new URL(start.headers.location, registryUrl);
-      loc.searchParams.set('digest', b.digest);
-      const put = await request(loc.toString(), {
-        method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(b.size) },
-        body: createReadStream(blobPath(layoutDir, b.digest), { highWaterMark: 1024 * 1024 }),
-        agent,
-        timeoutMs: 600_000,
-      });
-      if (put.status !== 201) throw new Error(`PUT ${b.digest} to ${repo}: HTTP ${put.status} ${put.body}`);
+      const body = () => createReadStream(blobPath(layoutDir, b.digest), { highWaterMark: 1024 * 1024 });
+      await uploadMonolithic(registryUrl, `${repoPrefix}/${b.image}`, b, body, agent);
     });
   } finally {
     agent.destroy();
@@ -106,28 +111,17 @@ export async function relayBlobs(srcUrl, layout, dstUrl, { srcPrefix = 'bench', 
   const started = performance.now();
   try {
     await pool(todo, concurrency, async (b) => {
-      const repo = `${dstPrefix}/${b.image}`;
-      const start = await request(`${dstUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { 'content-length': '0' }, agent });
-      if (start.status !== 202) throw new Error(`POST upload ${repo}: HTTP ${start.status} ${start.body}`);
-      const loc = new URL(start.headers.location, dstUrl);
-      loc.searchParams.set('digest', b.digest);
-      const body = await new Promise((resolve, reject) => {
-        const req = http.get(`${srcUrl}/v2/${srcPrefix}/${b.image}/blobs/${b.digest}`, { agent }, (res) => {
-          if (res.statusCode !== 200) {
-            res.resume();
-            reject(new Error(`GET ${b.digest}: HTTP ${res.statusCode}`));
-          } else resolve(res);
+      const body = () =>
+        new Promise((resolve, reject) => {
+          const req = http.get(`${srcUrl}/v2/${srcPrefix}/${b.image}/blobs/${b.digest}`, { agent }, (res) => {
+            if (res.statusCode !== 200) {
+              res.resume();
+              reject(new Error(`GET ${b.digest}: HTTP ${res.statusCode}`));
+            } else resolve(res);
+          });
+          req.on('error', reject);
         });
-        req.on('error', reject);
-      });
-      const put = await request(loc.toString(), {
-        method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(b.size) },
-        body,
-        agent,
-        timeoutMs: 600_000,
-      });
-      if (put.status !== 201) throw new Error(`PUT ${b.digest} to ${repo}: HTTP ${put.status} ${put.body}`);
+      await uploadMonolithic(dstUrl, `${dstPrefix}/${b.image}`, b, body, agent);
     });
   } finally {
     agent.destroy();

@@ -17,6 +17,16 @@ import {
 } from '../src/index.js';
 import { FIXTURES, manifestDigest, readSignature } from './helpers/containers-image.js';
 
+/** The parts of a certificate (keyless / PKI) signature layer that every case passes along. */
+function certificateSignature(sig: { payload: Buffer; annotations: Record<string, string> }) {
+  return {
+    payload: sig.payload,
+    signatureB64: sig.annotations[SIGNATURE_ANNOTATION]!,
+    certificatePem: sig.annotations[CERTIFICATE_ANNOTATION]!,
+    chainPem: sig.annotations[CHAIN_ANNOTATION]!,
+  };
+}
+
 const key1 = readPublicKey(readFileSync(join(FIXTURES, 'cosign.pub')));
 const key2 = readPublicKey(readFileSync(join(FIXTURES, 'cosign2.pub')));
 const keys = [key1, key2];
@@ -104,10 +114,7 @@ describe('containers/image cosign fixtures, certificate-based', () => {
     const dir = 'dir-img-cosign-fulcio-rekor-valid';
     const sig = readSignature(`${dir}/signature-1`);
     const r = verifyCosignSignatureWithCertificate({
-      payload: sig.payload,
-      signatureB64: sig.annotations[SIGNATURE_ANNOTATION]!,
-      certificatePem: sig.annotations[CERTIFICATE_ANNOTATION]!,
-      chainPem: sig.annotations[CHAIN_ANNOTATION]!,
+      ...certificateSignature(sig),
       roots: readCertificates(readFileSync(join(FIXTURES, 'fulcio_v1.crt.pem'))),
       rekorBundle: sig.annotations[BUNDLE_ANNOTATION]!,
       tlogKeys,
@@ -125,10 +132,7 @@ describe('containers/image cosign fixtures, certificate-based', () => {
     const sig = readSignature(`${dir}/signature-1`);
     expect(() =>
       verifyCosignSignatureWithCertificate({
-        payload: sig.payload,
-        signatureB64: sig.annotations[SIGNATURE_ANNOTATION]!,
-        certificatePem: sig.annotations[CERTIFICATE_ANNOTATION]!,
-        chainPem: sig.annotations[CHAIN_ANNOTATION]!,
+        ...certificateSignature(sig),
         roots: readCertificates(readFileSync(join(FIXTURES, 'fulcio_v1.crt.pem'))),
         expectedManifestDigest: manifestDigest(dir),
       }),
@@ -141,10 +145,7 @@ describe('containers/image cosign fixtures, certificate-based', () => {
     let err: unknown;
     try {
       verifyCosignSignatureWithCertificate({
-        payload: sig.payload,
-        signatureB64: sig.annotations[SIGNATURE_ANNOTATION]!,
-        certificatePem: sig.annotations[CERTIFICATE_ANNOTATION]!,
-        chainPem: sig.annotations[CHAIN_ANNOTATION]!,
+        ...certificateSignature(sig),
         roots: readCertificates(readFileSync(join(FIXTURES, 'fulcio_v1.crt.pem'))),
         rekorBundle: sig.annotations[BUNDLE_ANNOTATION]!,
         tlogKeys,
@@ -179,10 +180,7 @@ describe('containers/image cosign fixtures, certificate-based', () => {
     const sig = readSignature(`${dir}/signature-1`);
     expect(() =>
       verifyCosignSignatureWithCertificate({
-        payload: sig.payload,
-        signatureB64: sig.annotations[SIGNATURE_ANNOTATION]!,
-        certificatePem: sig.annotations[CERTIFICATE_ANNOTATION]!,
-        chainPem: sig.annotations[CHAIN_ANNOTATION]!,
+        ...certificateSignature(sig),
         roots: readCertificates(readFileSync(join(FIXTURES, 'fulcio_v1.crt.pem'))),
         expectedManifestDigest: manifestDigest(dir),
       }),
