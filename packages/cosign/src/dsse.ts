@@ -5,6 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { AirlockCosignError } from './errors.js';
+import { parseJsonDocument } from './json.js';
 import { goString } from './gojson.js';
 import { toPublicKey } from './keys/public.js';
 import { signBytes, type SignBytesOptions } from './sign.js';
@@ -51,19 +52,12 @@ export function serializeEnvelope(env: DsseEnvelope): Buffer {
 }
 
 export function parseEnvelope(input: string | Uint8Array | unknown): DsseEnvelope {
-  let json = input;
-  if (typeof input === 'string' || input instanceof Uint8Array) {
-    try {
-      json = JSON.parse(Buffer.from(input as Uint8Array | string).toString('utf8'));
-    } catch (e) {
-      throw new AirlockCosignError('MALFORMED_ENVELOPE', 'the DSSE envelope is not JSON', 'this is not a DSSE attestation', { cause: e });
-    }
-  }
-  const parsed = DsseEnvelopeSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new AirlockCosignError('MALFORMED_ENVELOPE', `the DSSE envelope is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'this is not a DSSE attestation');
-  }
-  return parsed.data;
+  return parseJsonDocument(input, DsseEnvelopeSchema, {
+    code: 'MALFORMED_ENVELOPE',
+    notJson: 'the DSSE envelope is not JSON',
+    invalid: 'the DSSE envelope is malformed',
+    hint: 'this is not a DSSE attestation',
+  });
 }
 
 export interface VerifiedEnvelope {

@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { AirlockCosignError } from './errors.js';
+import { parseJsonDocument } from './json.js';
 
 export const STATEMENT_TYPE_V1 = 'https://in-toto.io/Statement/v1';
 /** What cosign v2 `attest` writes (in-toto-golang's StatementInTotoV01). */
@@ -94,17 +95,12 @@ export function serializeStatement(s: Statement): Buffer {
 }
 
 export function parseStatement(bytes: Uint8Array): Statement {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (e) {
-    throw new AirlockCosignError('MALFORMED_STATEMENT', 'the DSSE payload is not JSON', 'the attestation is not an in-toto statement', { cause: e });
-  }
-  const parsed = StatementSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new AirlockCosignError('MALFORMED_STATEMENT', `the DSSE payload is not an in-toto statement: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'the attestation is not an in-toto statement');
-  }
-  return parsed.data;
+  return parseJsonDocument(bytes, StatementSchema, {
+    code: 'MALFORMED_STATEMENT',
+    notJson: 'the DSSE payload is not JSON',
+    invalid: 'the DSSE payload is not an in-toto statement',
+    hint: 'the attestation is not an in-toto statement',
+  });
 }
 
 /** True if some subject carries `algorithm:hex` (e.g. the image manifest digest). */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { AirlockCosignError } from './errors.js';
+import { parseJsonDocument } from './json.js';
 import { goMarshal, goString } from './gojson.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -46,15 +47,10 @@ export function buildSimpleSigningPayload(input: SimpleSigningInput): Buffer {
 
 /** Parse and validate payload bytes; throws MALFORMED_PAYLOAD. */
 export function parseSimpleSigningPayload(payload: Uint8Array): SimpleSigningPayload {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(payload).toString('utf8'));
-  } catch (e) {
-    throw new AirlockCosignError('MALFORMED_PAYLOAD', 'the signed payload is not JSON', 'this is not a cosign image signature', { cause: e });
-  }
-  const parsed = SimpleSigningPayloadSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new AirlockCosignError('MALFORMED_PAYLOAD', `the signed payload is not a cosign simple-signing payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'this is not a cosign image signature');
-  }
-  return parsed.data;
+  return parseJsonDocument(payload, SimpleSigningPayloadSchema, {
+    code: 'MALFORMED_PAYLOAD',
+    notJson: 'the signed payload is not JSON',
+    invalid: 'the signed payload is not a cosign simple-signing payload',
+    hint: 'this is not a cosign image signature',
+  });
 }

@@ -7,6 +7,7 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { z } from 'zod';
 import seeds from '@sigstore/tuf/seeds.json' with { type: 'json' };
 import { AirlockCosignError, messageOf } from './errors.js';
+import { describeIssues } from './json.js';
 
 const TimeRange = z.object({ start: z.string().nullish(), end: z.string().nullish() });
 const PublicKeySchema = z.object({ rawBytes: z.string().nullish(), keyDetails: z.string().nullish(), validFor: TimeRange.nullish() });
@@ -39,7 +40,7 @@ export function parseTrustedRootJson(input: unknown): TrustedRootJson {
     }
   }
   const parsed = TrustedRootJsonSchema.safeParse(json);
-  if (!parsed.success) throw invalid(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw invalid(describeIssues(parsed.error));
   const root = parsed.data;
   if (!root.mediaType.startsWith('application/vnd.dev.sigstore.trustedroot')) throw invalid(`unexpected mediaType ${root.mediaType}`);
   const checkRange = (where: string, r: { start?: string | null | undefined; end?: string | null | undefined } | null | undefined, required: boolean): void => {

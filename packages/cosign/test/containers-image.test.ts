@@ -127,8 +127,10 @@ describe('containers/image cosign fixtures, certificate-based', () => {
     expect(r.ok && r.chain).toHaveLength(3);
   });
 
-  it('fulcio-rekor-valid: without the Rekor time the short-lived certificate has expired', () => {
-    const dir = 'dir-img-cosign-fulcio-rekor-valid';
+  it.each([
+    ['fulcio-rekor-valid: without the Rekor time the short-lived certificate has expired', 'dir-img-cosign-fulcio-rekor-valid'],
+    ['pki-valid is refused when only the Fulcio root is trusted', 'dir-img-cosign-pki-valid'],
+  ])('%s', (_title, dir) => {
     const sig = readSignature(`${dir}/signature-1`);
     expect(() =>
       verifyCosignSignatureWithCertificate({
@@ -175,15 +177,4 @@ describe('containers/image cosign fixtures, certificate-based', () => {
     expect(r).toMatchObject({ ok: true, signer: { subjectAlternativeName: 'qiwan@redhat.com' } });
   });
 
-  it('pki-valid is refused when only the Fulcio root is trusted', () => {
-    const dir = 'dir-img-cosign-pki-valid';
-    const sig = readSignature(`${dir}/signature-1`);
-    expect(() =>
-      verifyCosignSignatureWithCertificate({
-        ...certificateSignature(sig),
-        roots: readCertificates(readFileSync(join(FIXTURES, 'fulcio_v1.crt.pem'))),
-        expectedManifestDigest: manifestDigest(dir),
-      }),
-    ).toThrow(expect.objectContaining({ code: 'CERTIFICATE_CHAIN_INVALID' }));
-  });
 });

@@ -8,6 +8,7 @@ import { randomBytes, scrypt as scryptCb } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
 import { AirlockCosignError } from '../errors.js';
+import { parseJsonDocument } from '../json.js';
 import { goString } from '../gojson.js';
 
 export const SIGSTORE_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED SIGSTORE PRIVATE KEY';
@@ -60,17 +61,12 @@ function toBytes(password: string | Uint8Array): Uint8Array {
 
 /** Parse and sanity-check the JSON body of an encrypted key PEM block. */
 export function parseEncryptedKey(body: Uint8Array): EncryptedKey {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch (e) {
-    throw new AirlockCosignError('MALFORMED_ENCRYPTED_KEY', 'the encrypted private key is not valid JSON inside its PEM block', 'the key file is corrupted; restore it from a backup or generate a new key pair', { cause: e });
-  }
-  const parsed = EncryptedKeySchema.safeParse(json);
-  if (!parsed.success) {
-    throw new AirlockCosignError('MALFORMED_ENCRYPTED_KEY', `the encrypted private key is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'the key file is corrupted; restore it from a backup or generate a new key pair');
-  }
-  const k = parsed.data;
+  const k = parseJsonDocument(body, EncryptedKeySchema, {
+    code: 'MALFORMED_ENCRYPTED_KEY',
+    notJson: 'the encrypted private key is not valid JSON inside its PEM block',
+    invalid: 'the encrypted private key is malformed',
+    hint: 'the key file is corrupted; restore it from a backup or generate a new key pair',
+  });
   if (k.kdf.name !== 'scrypt') {
     throw new AirlockCosignError('UNSUPPORTED_KDF_PARAMS', `unknown key derivation "${k.kdf.name}"`, 'only scrypt-encrypted cosign keys are supported');
   }
