@@ -34,6 +34,4 @@ export interface ContentSink {
   pushBlob(desc: Descriptor, open: BlobOpener, opts: { mountFrom?: string }): Promise<UploadOutcome>;
   /** Store a manifest's exact bytes under a tag or its digest. */
   pushManifest(m: Manifest, reference: string): Promise<{ subjectProcessed: boolean }>;
-  /** Flush anything buffered (e.g. the layout's index.json). */
-  commit?(): Promise<void>;
 }

@@ -36,7 +36,3 @@ export function parseLocation(input: string, opts: { defaultTag?: string | false
   const ref = parseReference(input.startsWith('docker://') ? input.slice('docker://'.length) : input, opts);
   return { kind: 'registry', ref, input };
 }
-
-export function describeLocation(loc: Location): string {
-  return loc.input;
-}

@@ -56,12 +56,6 @@ export class RegistryClient {
     return res;
   }
 
-  async ping(): Promise<void> {
-    const res = await this.send([], { method: 'GET', path: '/v2/' });
-    await drain(res.body);
-    if (res.status !== 200) throw await responseError(res, `${this.registry}/v2/`);
-  }
-
   /**
    * GET a manifest, digest-checked. A connection dropped while the body streams is retried here
    * (the transport retries only failures before the response headers).
@@ -218,14 +212,6 @@ export class RegistryClient {
     const r = indexSchema.safeParse(JSON.parse(bytes.toString('utf8')));
     if (!r.success) throw new AirlockError('BAD_INPUT', `referrers of ${this.registry}/${repo}@${digest}: malformed index`);
     return r.data.manifests;
-  }
-
-  get supportsReferrersApi(): boolean | undefined {
-    return this.#referrersApi;
-  }
-
-  markReferrersApi(v: boolean): void {
-    this.#referrersApi = v;
   }
 }
 

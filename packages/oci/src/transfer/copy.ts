@@ -60,7 +60,6 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
       const subjects = [top.digest, chosen.manifest.digest, ...(chosen.manifest.kind === 'index' ? chosen.manifest.index.manifests.map((d) => d.digest) : [])];
       await copyReferrers([...new Set(subjects)], req.source, req.sink, ctx, scope);
     }
-    await req.sink.commit?.();
     result = {
       source,
       destination,
