@@ -10,7 +10,7 @@ export interface CliResult {
 
 /** Run a dist bundle (default dist/airlock.cjs) with plain node, as an air-gapped runner would. */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; bundle?: string; cwd?: string; input?: string } = {}): Promise<CliResult> {
-  const bundle = path.join(repoRoot, 'dist', opts.bundle ?? 'airlock.cjs');
+  const bundle = path.resolve(repoRoot, 'dist', opts.bundle ?? 'airlock.cjs');
   // A clean environment: no CI variables or credentials of the machine leak in.
   const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DOCKER_CONFIG: '/nonexistent-airlock-test', REGISTRY_AUTH_FILE: '/nonexistent-airlock-test/auth.json' };
   return new Promise((resolve, reject) => {

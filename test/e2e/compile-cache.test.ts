@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectNoStack, runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/images.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+// Every dist bundle starts through scripts/compile-cache.cjs: its program is compiled with a V8
+// code cache from an earlier run. These runs use the real bundles.
+
+const MAGIC = Buffer.from('AIRLOCK-V8-CACHE-2\n');
+
+function cacheDir(): string {
+  const dir = makeTempDir('ccache');
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+function cacheFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.bin')).map((f) => path.join(dir, f));
+}
+
+function checksumValid(file: string): boolean {
+  const data = readFileSync(file);
+  const rest = data.subarray(MAGIC.length + 32);
+  return data.subarray(0, MAGIC.length).equals(MAGIC) && rest.length > 0 && createHash('sha256').update(rest).digest().equals(data.subarray(MAGIC.length, MAGIC.length + 32));
+}
+
+/** The commands whose code the cache holds (its first line after the checksum). */
+function cachedCommands(file: string): string[] {
+  const rest = readFileSync(file).subarray(MAGIC.length + 32);
+  return rest.subarray(0, rest.indexOf(10)).toString().split(',');
+}
+
+describe('bundles start with a V8 code cache', () => {
+  it('the first run writes a checksummed cache, later runs use it; a new command adds its code once', async () => {
+    const dir = cacheDir();
+    const env = { AIRLOCK_COMPILE_CACHE: dir };
+    const first = await runCli(['--version'], { env });
+    expect(first.code).toBe(0);
+    const files = cacheFiles(dir);
+    expect(files).toHaveLength(1);
+    const file = files[0]!;
+    expect(path.basename(file)).toMatch(/^airlock-[0-9a-f]{24}\.bin$/);
+    expect(checksumValid(file)).toBe(true);
+    expect(statSync(file).mode & 0o077).toBe(0);
+
+    expect(cachedCommands(file)).toEqual(['-']);
+
+    // A cache that was used is left alone; a rejected one would be replaced (renamed into place).
+    let ino = statSync(file).ino;
+    expect((await runCli(['--version'], { env })).stdout.trim()).toBe(first.stdout.trim());
+    expect(statSync(file).ino).toBe(ino);
+
+    // A command the cache has not run yet rewrites it once, adding that command's code.
+    const mirror = await runCli(['mirror', '--help'], { env });
+    expect(mirror.code).toBe(0);
+    expect(mirror.stdout).toMatch(/Usage: airlock mirror/);
+    expect(statSync(file).ino).not.toBe(ino);
+    expect(checksumValid(file)).toBe(true);
+    expect(cachedCommands(file)).toEqual(['-', 'mirror']);
+    ino = statSync(file).ino;
+    expect((await runCli(['mirror', '--help'], { env })).code).toBe(0);
+    expect(statSync(file).ino).toBe(ino);
+    expect(cacheFiles(dir)).toHaveLength(1);
+
+    // Each bundle has its own cache.
+    expect((await runCli(['--help'], { env, bundle: 'copy.cjs' })).code).toBe(0);
+    expect(cacheFiles(dir).map((f) => path.basename(f).replace(/-.*/, '')).sort()).toEqual(['airlock', 'copy']);
+  });
+
+  it('a corrupted cache is detected by its checksum and replaced; V8 is never handed it', async () => {
+    const dir = cacheDir();
+    const env = { AIRLOCK_COMPILE_CACHE: dir };
+    expect((await runCli(['--version'], { env })).code).toBe(0);
+    const file = cacheFiles(dir)[0]!;
+    const data = readFileSync(file);
+    // Flip bytes in the middle of the code: V8 itself would abort the process on this.
+    for (let i = Math.floor(data.length / 2); i < Math.floor(data.length / 2) + 256; i++) data[i]! ^= 0x5a;
+    writeFileSync(file, data);
+    const ino = statSync(file).ino;
+
+    const r = await runCli(['--version'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(statSync(file).ino).not.toBe(ino);
+    expect(checksumValid(file)).toBe(true);
+
+    // A truncated or foreign file is ignored the same way.
+    writeFileSync(file, 'not a cache');
+    expect((await runCli(['--version'], { env })).code).toBe(0);
+    expect(checksumValid(file)).toBe(true);
+  });
+
+  it('a directory others can write to is not used, and AIRLOCK_COMPILE_CACHE=off writes nothing', async () => {
+    const shared = cacheDir();
+    chmodSync(shared, 0o777);
+    const r = await runCli(['--version'], { env: { AIRLOCK_COMPILE_CACHE: shared } });
+    expect(r.code).toBe(0);
+    expect(cacheFiles(shared)).toEqual([]);
+
+    const tmp = cacheDir();
+    const off = await runCli(['--version'], { env: { AIRLOCK_COMPILE_CACHE: 'off', TMPDIR: tmp } });
+    expect(off.code).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    // By default the cache goes to a per-user directory in TMPDIR, private to the user.
+    expect((await runCli(['--version'], { env: { TMPDIR: tmp } })).code).toBe(0);
+    const [sub] = readdirSync(tmp);
+    expect(sub).toMatch(/^airlock-compile-cache-/);
+    expect(statSync(path.join(tmp, sub!)).mode & 0o777).toBe(0o700);
+    expect(cacheFiles(path.join(tmp, sub!))).toHaveLength(1);
+  });
+
+  it('a damaged bundle says so in one line (exit 2) instead of running part of a program', async () => {
+    const dir = makeTempDir('bundle');
+    const whole = readFileSync(path.join(repoRoot, 'dist', 'copy.cjs'));
+    const cases: Record<string, Buffer> = {
+      truncated: whole.subarray(0, Math.floor(whole.length * 0.7)),
+      'bit flip': Buffer.from(whole),
+      'no program': Buffer.from(whole.toString('latin1').replace('\n//@airlock-program\n', '\n//\n'), 'latin1'),
+    };
+    cases['bit flip']![whole.length - 5000]! ^= 0x01;
+    for (const [what, bytes] of Object.entries(cases)) {
+      writeFileSync(path.join(dir, 'copy.cjs'), bytes);
+      const r = await runCli(['--help'], { bundle: path.join(dir, 'copy.cjs') });
+      expect(r.code, what).toBe(2);
+      expect(r.stderr.trim(), what).toMatch(/^error: .*copy\.cjs is damaged \(.+\); copy it again/);
+      expect(r.stdout, what).toBe('');
+      expectNoStack(r);
+    }
+    // The same file, undamaged, runs from anywhere.
+    copyFileSync(path.join(repoRoot, 'dist', 'copy.cjs'), path.join(dir, 'copy.cjs'));
+    expect((await runCli(['--help'], { bundle: path.join(dir, 'copy.cjs') })).code).toBe(0);
+  });
+});
