@@ -16,12 +16,14 @@ export interface RegistryOptions {
   /** With tls: require a client certificate signed by the test CA (http.tls.clientcas). */
   clientAuth?: boolean;
   deleteEnabled?: boolean;
+  /** Address to listen on; default 127.0.0.1 (a non-loopback one tests --insecure-registry). */
+  bindAddress?: string;
   /** Milliseconds to wait for GET /v2/ to answer; default 15 s. */
   startTimeoutMs?: number;
 }
 
 export interface TestRegistry {
-  /** "127.0.0.1:PORT" */
+  /** "127.0.0.1:PORT" (or bindAddress:PORT) */
   host: string;
   /** "http(s)://127.0.0.1:PORT" */
   url: string;
@@ -165,7 +167,7 @@ async function startOnce(opts: RegistryOptions): Promise<TestRegistry> {
   };
   try {
     const port = await freePort();
-    const host = `127.0.0.1:${port}`;
+    const host = `${opts.bindAddress ?? '127.0.0.1'}:${port}`;
     const x: Extras = {
       config: {
         version: '0.1',

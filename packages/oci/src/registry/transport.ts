@@ -61,6 +61,9 @@ const RETRY_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
 ]);
+/** What OpenSSL reports when the other end answers a TLS handshake in plain HTTP. */
+const PLAIN_HTTP_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
@@ -194,6 +197,12 @@ export class Transport {
         res = await this.#once(req);
       } catch (e) {
         const code = errCode(e);
+        if (code && PLAIN_HTTP_CODES.has(code)) {
+          throw new AirlockError('TLS', `${req.host} did not answer HTTPS (${code}): it looks like a plain-HTTP registry`, {
+            hint: `if it is meant to serve plain HTTP, allow that for this host only with --insecure-registry ${req.host}`,
+            cause: e,
+          });
+        }
         if (code && TLS_CODES.has(code)) {
           throw new AirlockError('TLS', `TLS verification failed for ${req.host}: ${code}`, {
             hint: `add its CA with --ca-file or /etc/docker/certs.d/${req.host}/ca.crt, or mark it --insecure-registry ${req.host}`,
