@@ -53,9 +53,11 @@ export function verifyBytes(bytes: Uint8Array, expected: Digest, what: string): 
 }
 
 /**
- * A pass-through stream that hashes what flows through it and fails (before signalling the end)
- * when the size or digest differs from what was expected. Because the error fires in `flush`, a
- * consumer that commits only on a clean end (temp file + rename, upload PUT) never commits bad bytes.
+ * A pass-through stream that hashes what flows through it and fails when the size or digest
+ * differs from what was expected. The last chunk is held until the digest is checked, so a
+ * consumer never receives a whole corrupted blob (an upload with a Content-Length never
+ * completes), and one that commits only on a clean end (temp file + rename, upload PUT) never
+ * commits bad bytes.
  */
 export class VerifyingStream extends Transform {
   readonly #hash: Hash;
@@ -89,29 +91,26 @@ export class VerifyingStream extends Transform {
     }
     this.#hash.update(chunk);
     this.onProgress?.(chunk.length);
-    cb(null, chunk);
+    // Everything arrived: check before the last chunk leaves.
+    cb(this.#seen === this.expectedSize ? this.#check() : null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
+    cb(this.#seen === this.expectedSize ? null : this.#check());
+  }
+
+  #check(): AirlockError | null {
     if (this.expectedSize !== undefined && this.#seen !== this.expectedSize) {
-      cb(
-        new AirlockError(
-          'DIGEST_MISMATCH',
-          `${this.what}: received ${this.#seen} bytes, expected ${this.expectedSize}`,
-          { hint: 'the transfer was truncated or the source is corrupt; nothing was written' },
-        ),
-      );
-      return;
+      return new AirlockError('DIGEST_MISMATCH', `${this.what}: received ${this.#seen} bytes, expected ${this.expectedSize}`, {
+        hint: 'the transfer was truncated or the source is corrupt; nothing was written',
+      });
     }
     const actual = `${algorithmOf(this.expected)}:${this.#hash.digest('hex')}`;
     if (actual !== this.expected) {
-      cb(
-        new AirlockError('DIGEST_MISMATCH', `${this.what}: content digest ${actual} does not match ${this.expected}`, {
-          hint: 'the source served corrupted or tampered content; nothing was written',
-        }),
-      );
-      return;
+      return new AirlockError('DIGEST_MISMATCH', `${this.what}: content digest ${actual} does not match ${this.expected}`, {
+        hint: 'the source served corrupted or tampered content; nothing was written',
+      });
     }
-    cb();
+    return null;
   }
 }
