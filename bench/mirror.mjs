@@ -517,7 +517,7 @@ function summarize(rss) {
   // least the CPU the relay run used (source registry + destination registry + a relay that does
   // nothing else); spread perfectly over every core that still takes relayCpu / cores seconds.
   // Verifying every byte adds at least one SHA-256 pass.
-  const cpuMed = (section, pick) => median(results.runs.filter((r) => r.section === section && r.cpu).map((r) => pick(r.cpu)));
+  const cpuMed = (section, pick, tool) => median(results.runs.filter((r) => r.section === section && r.cpu && (!tool || r.tool === tool)).map((r) => pick(r.cpu)));
   const cores = os.cpus().length;
   const relayCpu = cpuMed('relay', (c) => c.tool + c.src + c.dst);
   const hashCpu = Number.isFinite(uniqueBytes) ? hashCpuSeconds(uniqueBytes) : NaN;
@@ -528,7 +528,7 @@ function summarize(rss) {
     relayDstCpuS: cpuMed('relay', (c) => c.dst),
     relayToolCpuS: cpuMed('relay', (c) => c.tool),
     hashCpuS: hashCpu,
-    airlockCpuS: cpuMed('loopback', (c) => (c.tool === undefined ? NaN : c.tool)),
+    airlockCpuS: cpuMed('loopback', (c) => c.tool, 'airlock'),
   };
   S.budget.relayFloorMs = (relayCpu / cores) * 1000;
   S.budget.verifyingFloorMs = ((relayCpu + hashCpu) / cores) * 1000;
