@@ -87,6 +87,23 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
         // nothing was written
       }
     }
+    pruneCaches(file);
+  }
+
+  // Every build (and Node version) has its own file: when one is written, those of this bundle
+  // not written for 30 days go (a cache still in use is simply written again).
+  function pruneCaches(keep) {
+    const dir = path.dirname(keep);
+    const mine = new RegExp(`^${name}-[0-9a-f]{24}\\.bin(\\.\\d+\\.tmp)?$`);
+    const cutoff = Date.now() - 30 * 24 * 3600 * 1000;
+    try {
+      for (const f of fs.readdirSync(dir)) {
+        const p = path.join(dir, f);
+        if (p !== keep && mine.test(f) && fs.lstatSync(p).mtimeMs < cutoff) fs.unlinkSync(p);
+      }
+    } catch {
+      // best effort
+    }
   }
 
   // A bundle carried on removable media may arrive damaged: say so in one line, no stack trace.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectNoStack, runCli } from '../helpers/cli.js';
@@ -91,6 +91,28 @@ describe('bundles start with a V8 code cache', () => {
     writeFileSync(file, 'not a cache');
     expect((await runCli(['--version'], { env })).code).toBe(0);
     expect(checksumValid(file)).toBe(true);
+  });
+
+  it('writing a cache removes those of the same bundle not written for 30 days, and nothing else', async () => {
+    const dir = cacheDir();
+    const old = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    const files = {
+      oldBuild: `airlock-${'a'.repeat(24)}.bin`,
+      oldTmp: `airlock-${'b'.repeat(24)}.bin.4242.tmp`,
+      recentBuild: `airlock-${'c'.repeat(24)}.bin`,
+      otherBundle: `copy-${'d'.repeat(24)}.bin`,
+      notOurs: 'notes.txt',
+    };
+    for (const f of Object.values(files)) {
+      writeFileSync(path.join(dir, f), 'x');
+      if (f !== files.recentBuild) utimesSync(path.join(dir, f), old, old);
+    }
+    expect((await runCli(['--version'], { env: { AIRLOCK_COMPILE_CACHE: dir } })).code).toBe(0);
+    const left = readdirSync(dir);
+    expect(left).not.toContain(files.oldBuild);
+    expect(left).not.toContain(files.oldTmp);
+    expect(left).toEqual(expect.arrayContaining([files.recentBuild, files.otherBundle, files.notOurs]));
+    expect(cacheFiles(dir).filter((f) => path.basename(f).startsWith('airlock-') && checksumValid(f))).toHaveLength(1);
   });
 
   it('a directory others can write to is not used, and AIRLOCK_COMPILE_CACHE=off writes nothing', async () => {
