@@ -78,7 +78,7 @@ describe('authentication and TLS against real registries', () => {
     expect(token.tokenServer!.scopesRequested.some((s) => s.includes('tok/img-0:pull,push'))).toBe(true);
   });
 
-  it('credential helpers from config.json (credHelpers) run as docker-credential-NAME get', async () => {
+  it('credential helpers from config.json (credHelpers, credsStore) run as docker-credential-NAME get', async () => {
     const binDir = tmp();
     const helper = path.join(binDir, 'docker-credential-airlocktest');
     writeFileSync(
@@ -93,6 +93,18 @@ describe('authentication and TLS against real registries', () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain(token.password!);
+
+    // credsStore asks the helper for every registry: "not found" (the anonymous source) is no error.
+    const storeDir = tmp();
+    writeFileSync(path.join(storeDir, 'config.json'), JSON.stringify({ credsStore: 'airlocktest' }));
+    const store = await runCli(['copy', `${plain.host}/src/img-2:v1`, `${token.host}/store/a:v1`], {
+      env: { DOCKER_CONFIG: storeDir, PATH: `${binDir}:${process.env.PATH}` },
+    });
+    expect(store.code, store.stderr).toBe(0);
+    expect(store.stderr).not.toContain(token.password!);
+    // Without the helper's answer the token registry refuses: the credentials did come from it.
+    const none = await runCli(['copy', '--retries', '0', `${plain.host}/src/img-2:v1`, `${token.host}/store/b:v1`], { env: { DOCKER_CONFIG: tmp() } });
+    expect(none.code).toBe(1);
   });
 
   it('TLS: verified by default; --ca-file, a certs.d directory or --insecure-registry make it work', async () => {
