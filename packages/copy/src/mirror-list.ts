@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AirlockError, parseLocation, parsePlatform, parseReference, repositoryName, type Location, type PlatformSpec, type TransferJob } from '@airlock/oci';
+// Deep import: the barrel would pull the YAML parser into bundles that never read YAML (sign).
+import { parseYamlDocument } from '@airlock/step-kit/src/yaml.js';
 
 /** One line or entry of a mirror list, before destinations are worked out. */
 export interface MirrorEntry {
@@ -31,18 +32,8 @@ function listError(file: string, msg: string, hint?: string): AirlockError {
 export function parseMirrorList(text: string, file: string): MirrorEntry[] {
   const looksYaml = /^\s*images\s*:/m.test(text) || /\.ya?ml$/i.test(file);
   if (looksYaml) {
-    let doc: unknown;
-    try {
-      doc = parseYaml(text);
-    } catch (e) {
-      throw listError(file, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const r = mirrorYamlSchema.safeParse(doc);
-    if (!r.success) {
-      const i = r.error.issues[0];
-      throw listError(file, `invalid list${i?.path.length ? ` at ${i.path.join('.')}` : ''}: ${i?.message}`);
-    }
-    return r.data.images.map((e, n) => (typeof e === 'string' ? { source: e, where: `${file} entry ${n + 1}` } : { ...e, where: `${file} entry ${n + 1}` }));
+    const list = parseYamlDocument(text, mirrorYamlSchema, 'list', (msg) => listError(file, msg));
+    return list.images.map((e, n) => (typeof e === 'string' ? { source: e, where: `${file} entry ${n + 1}` } : { ...e, where: `${file} entry ${n + 1}` }));
   }
   const out: MirrorEntry[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {

@@ -5,8 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { AirlockError } from '@airlock/oci';
+// Deep import: the barrel would pull the YAML parser into bundles that never read YAML (sign).
+import { parseYamlDocument } from '@airlock/step-kit/src/yaml.js';
 import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
 import { normaliseName } from '@airlock/copy';
 import { normaliseFieldPath } from './fields.js';
@@ -27,18 +28,8 @@ function policyError(file: string, msg: string, hint = 'see airlock verify --hel
 
 /** Parse and validate policy YAML (no files are read). */
 export function parsePolicy(text: string, file: string): PolicySpec {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw policyError(file, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const r = policySchema.safeParse(doc);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw policyError(file, `invalid policy${i?.path.length ? ` at ${i.path.map(String).join('.')}` : ''}: ${i?.message ?? 'invalid'}`);
-  }
-  r.data.policies.forEach((p, n) => {
+  const spec = parseYamlDocument(text, policySchema, 'policy', (msg) => policyError(file, msg));
+  spec.policies.forEach((p, n) => {
     for (const [i, a] of (p.attestations ?? []).entries()) {
       try {
         resolvePredicateType(a.type);
@@ -51,7 +42,7 @@ export function parsePolicy(text: string, file: string): PolicySpec {
       if (/\*\*\*/.test(g)) throw policyError(file, `invalid policy at policies.${n}.match: "${g}" is not a valid glob`);
     }
   });
-  return r.data;
+  return spec;
 }
 
 // ---------------------------------------------------------------------------------------------
