@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { lazyCommand, runCli } from '@airlock/step-kit';
-import { attestStep, signBlobStep, signStep } from '@airlock/sign/src/inputs.js';
-import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/src/inputs.js';
+import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
+import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
 
 export const VERSION = '0.1.0';
 

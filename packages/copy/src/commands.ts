@@ -1,9 +1,8 @@
-import { AirlockError, parseLocation } from '@airlock/oci';
-import { commandFor } from '@airlock/step-kit';
+import { AirlockError, parseLocation, parseRewrite } from '@airlock/oci';
+import { commandFor, transferFlags } from '@airlock/step-kit';
+import { planTransfers, readImageList } from '@airlock/step-kit/image-list';
 import type { Command } from 'commander';
 import { copyStep, mirrorStep } from './inputs.js';
-import { parseRewrite, planMirror, readMirrorList } from './mirror-list.js';
-import { transferFlags } from './options.js';
 import { executeTransfers } from './run.js';
 
 /** The exit code chosen by a command; the CLI edge calls process.exit with it. */
@@ -26,8 +25,8 @@ export function buildMirrorCommand(setExit: SetExit): Command {
     const flags = transferFlags(opts);
     if (!opts.file) throw new AirlockError('USAGE', 'mirror needs --file LIST', { hint: 'see airlock mirror --help' });
     const rewrites = ((opts.rewrite as string[] | undefined) ?? []).map(parseRewrite);
-    const entries = await readMirrorList(String(opts.file));
-    const jobs = planMirror(entries, { ...(opts.to ? { to: String(opts.to) } : {}), rewrites, platforms: flags.platforms });
+    const entries = await readImageList(String(opts.file));
+    const jobs = planTransfers(entries, { ...(opts.to ? { to: String(opts.to) } : {}), rewrites, platforms: flags.platforms });
     setExit(await executeTransfers('mirror', jobs, flags));
   });
 }

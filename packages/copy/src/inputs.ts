@@ -1,28 +1,4 @@
-import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
-
-/** Options shared by `copy` and `mirror`. */
-export const transferInputs: InputDef[] = [
-  { name: 'platform', type: 'string[]', valueName: 'OS/ARCH[/VARIANT]', default: [], description: 'copy only this platform (repeatable); default: all platforms, the index copied byte-identical' },
-  { name: 'no-referrers', type: 'boolean', default: false, description: 'do not copy cosign signatures, attestations, SBOMs and OCI referrers' },
-  { name: 'concurrency', type: 'number', valueName: 'N', default: 8, description: 'parallel blob transfers (and images in flight)' },
-  { name: 'chunk-size', type: 'number', valueName: 'BYTES', description: 'upload in PATCH chunks of this size (for proxies that limit request bodies)' },
-  { name: 'force', type: 'boolean', default: false, description: 'copy even when the destination already holds the same digest' },
-  { name: 'dry-run', type: 'boolean', default: false, description: 'resolve and compare everything, write nothing; report what would be copied' },
-  { name: 'json', type: 'boolean', default: false, cliOnly: true, description: 'print the machine-readable result on stdout' },
-  { name: 'report', type: 'string', valueName: 'FILE', description: 'write the JSON result to FILE' },
-  { name: 'junit', type: 'string', valueName: 'FILE', description: 'write a JUnit XML report (one test case per image) to FILE' },
-  { name: 'quiet', type: 'boolean', default: false, short: 'q', description: 'print only failures and the summary' },
-  ...connectionInputs,
-  ...credentialInputs,
-];
-
-const CREDENTIALS_HELP = `Credentials (never on the command line), first match wins:
-  AIRLOCK_REGISTRY, AIRLOCK_REGISTRY_USER, AIRLOCK_REGISTRY_PASSWORD   one registry
-  CI_REGISTRY, CI_REGISTRY_USER, CI_REGISTRY_PASSWORD                  GitLab's registry, automatic in GitLab CI
-  DOCKER_AUTH_CONFIG                                                   a docker config.json as a variable
-  $DOCKER_CONFIG/config.json or ~/.docker/config.json                  auths, credHelpers, credsStore
-  REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json          podman/skopeo auth file
-Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
+import { CREDENTIALS_HELP, EXIT_CODES_HELP, transferInputs, type StepDef } from '@airlock/step-kit/inputs';
 
 export const copyStep: StepDef = {
   name: 'copy',
@@ -31,6 +7,11 @@ export const copyStep: StepDef = {
     { name: 'source', type: 'string', positional: true, required: true, valueName: 'SRC', description: 'HOST/REPO[:TAG][@DIGEST] or oci:DIR[:TAG]' },
     { name: 'destination', type: 'string', positional: true, required: true, valueName: 'DST', description: 'HOST/REPO[:TAG] or oci:DIR[:TAG] (default tag: the source tag)' },
     ...transferInputs,
+  ],
+  outputs: [
+    { name: 'digest', description: 'the manifest digest written at the destination' },
+    { name: 'reference', description: 'the destination pinned by digest: HOST/REPO:TAG@sha256:…' },
+    { name: 'report', description: 'path of the JSON report, when --report was given' },
   ],
   help: `
 Examples:
@@ -55,6 +36,12 @@ export const mirrorStep: StepDef = {
     { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag' },
     { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins)' },
     ...transferInputs,
+  ],
+  outputs: [
+    { name: 'copied', description: 'how many images were copied (or are up to date)' },
+    { name: 'failed', description: 'how many images failed' },
+    { name: 'report', description: 'path of the JSON report (per image: source, destination, digests)' },
+    { name: 'junit', description: 'path of the JUnit report' },
   ],
   help: `
 Text list:

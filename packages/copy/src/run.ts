@@ -1,6 +1,6 @@
 import { runTransfers, type TransferJob } from '@airlock/oci';
 import { registriesFrom, formatBytes, formatDuration, imageLine, lineProgress, Logger, ttyProgress, writeFileAtomic, type ProgressView } from '@airlock/step-kit';
-import type { TransferFlags } from './options.js';
+import type { TransferFlags } from '@airlock/step-kit';
 import { buildReport, reportJunit } from './report.js';
 
 export interface RunIo {

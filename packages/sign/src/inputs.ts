@@ -1,4 +1,4 @@
-import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit/inputs';
 
 const password: InputDef[] = [
   { name: 'password-file', type: 'string', valueName: 'FILE', description: 'read the key password from FILE (default: the COSIGN_PASSWORD environment variable)' },

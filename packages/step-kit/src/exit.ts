@@ -2,11 +2,6 @@ import { AirlockError, INPUT_ERROR_CODES, toAirlockError } from '@airlock/oci';
 
 export const ExitCode = { Ok: 0, Failed: 1, Usage: 2 } as const;
 
-export const EXIT_CODES_HELP = `Exit codes:
-  0  success
-  1  an operation failed (the summary names each failure and why)
-  2  usage or input error (bad reference, unreadable list, unknown option)`;
-
 /** The one line a user sees for an error: never a stack trace (AIRLOCK_DEBUG=1 adds it). */
 export function formatError(e: unknown): string {
   const err = toAirlockError(e, 'REGISTRY');

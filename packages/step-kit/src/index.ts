@@ -1,4 +1,6 @@
-export * from './inputs.js';
+export * from './defs.js';
+export * from './command.js';
+export * from './transfer-flags.js';
 export * from './exit.js';
 export * from './ci.js';
 export * from './log.js';

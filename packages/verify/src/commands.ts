@@ -1,4 +1,5 @@
-import { readMirrorList, registriesFrom, transferFlags, type MirrorEntry } from '@airlock/copy';
+import { registriesFrom, transferFlags } from '@airlock/step-kit';
+import { readImageList, type ImageListEntry } from '@airlock/step-kit/image-list';
 import { AirlockError, parseLocation, repositoryName, withDigest, withTag, type Location } from '@airlock/oci';
 import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
 import { commandFor } from '@airlock/step-kit';
@@ -19,7 +20,7 @@ const defaultIo = (): RunIo => ({ stdout: process.stdout, stderr: process.stderr
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
 /** A mirror-list line as a target: its DESTINATION (tag defaulting to the source's), else its SOURCE. */
-export function targetFromEntry(e: MirrorEntry): Target {
+export function targetFromEntry(e: ImageListEntry): Target {
   try {
     const source = parseLocation(e.source);
     if (!e.destination) return { input: e.source, reference: e.source, location: source, where: e.where };
@@ -50,7 +51,7 @@ export function targetFromEntry(e: MirrorEntry): Target {
 async function targetsFrom(args: string[], opts: Record<string, unknown>, command: string): Promise<Target[]> {
   const refs = args.flatMap((a) => (Array.isArray(a) ? a.map(String) : [String(a)]));
   const targets: Target[] = refs.map((r) => ({ input: r, reference: r, location: parseLocation(r) }));
-  if (opts.file) targets.push(...(await readMirrorList(String(opts.file))).map(targetFromEntry));
+  if (opts.file) targets.push(...(await readImageList(String(opts.file))).map(targetFromEntry));
   if (!targets.length) {
     throw new AirlockError('USAGE', `${command} needs REF... or --file LIST`, { hint: `see airlock ${command} --help` });
   }

@@ -1,13 +1,7 @@
-import { transferInputs } from '@airlock/copy';
-import { EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { connectionInputs as connection, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit/inputs';
 
 /** Connection options shared with copy/mirror (same names, same meaning). */
-const CONNECTION_INPUT_NAMES = ['insecure-registry', 'ca-file', 'certs-dir', 'retries', 'registry', 'registry-user', 'registry-password'];
-export const connectionInputs: InputDef[] = CONNECTION_INPUT_NAMES.map((n) => {
-  const def = transferInputs.find((i) => i.name === n);
-  if (!def) throw new Error(`@airlock/copy no longer defines the input ${n}`);
-  return def;
-});
+export const registryInputs: InputDef[] = [...connection, ...credentialInputs];
 
 /** Who must have signed: keys, or a keyless (Fulcio) identity checked against a trusted root. */
 export const trustInputs: InputDef[] = [
@@ -73,7 +67,7 @@ export const verifyStep: StepDef = {
     { name: 'policy', type: 'string', valueName: 'FILE', description: 'check each image against a policy file (YAML, see below) instead of --key/--certificate-*' },
     { name: 'file', type: 'string', short: 'f', valueName: 'LIST', description: 'verify every image of a mirror list (airlock mirror --file format): the DESTINATION of each line, else its SOURCE' },
     ...outputInputs,
-    ...connectionInputs,
+    ...registryInputs,
   ],
   help: `
 A signature counts only if it verifies with a trusted key or certificate over its payload AND the
@@ -110,7 +104,7 @@ export const verifyAttestationStep: StepDef = {
     { name: 'policy', type: 'string', valueName: 'FILE', description: 'check the attestations the matching policy entry requires (types and predicate fields; its signers unless --key/--certificate-* are given)' },
     { name: 'file', type: 'string', short: 'f', valueName: 'LIST', description: 'verify every image of a mirror list: the DESTINATION of each line, else its SOURCE' },
     ...outputInputs.map((i) => (i.name === 'json' ? { ...i, description: 'print each verified attestation\'s DSSE envelope on stdout (one JSON object per line), as cosign does' } : i)),
-    ...connectionInputs,
+    ...registryInputs,
   ],
   help: `
 An attestation counts only if its DSSE envelope verifies with a trusted key or certificate, its

@@ -5,11 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { AirlockError } from '@airlock/oci';
-// Deep import: the barrel would pull the YAML parser into bundles that never read YAML (sign).
-import { parseYamlDocument } from '@airlock/step-kit/src/yaml.js';
+import { AirlockError, normaliseName } from '@airlock/oci';
+// Its own entry point: the step-kit barrel does not carry the YAML parser into bundles that never read YAML (sign).
+import { parseYamlDocument } from '@airlock/step-kit/yaml';
 import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
-import { normaliseName } from '@airlock/copy';
 import { normaliseFieldPath } from './fields.js';
 import { globsOf } from './glob.js';
 import { policySchema, type PolicySpec, type SignerSpec } from './policy-schema.js';

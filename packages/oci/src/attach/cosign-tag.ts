@@ -3,10 +3,8 @@ import type { Digest } from '../digest/digest.js';
 import { MediaType } from '../manifest/mediatypes.js';
 import { type Manifest, parseManifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
-import { cosignTag } from '../transfer/referrers.js';
+import { cosignTag, type CosignSuffix } from './tags.js';
 import { type BlobBytes, descriptorForBytes, pushBlobBytes, readBlobBytes } from './blobs.js';
-
-export type CosignSuffix = 'sig' | 'att' | 'sbom';
 
 export interface AttachedLayer {
   descriptor: Descriptor;

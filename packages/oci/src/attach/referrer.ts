@@ -3,7 +3,7 @@ import type { Digest } from '../digest/digest.js';
 import { MediaType } from '../manifest/mediatypes.js';
 import { type Manifest, parseManifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
-import { fallbackTag, referrerDescriptor, updateFallbackIndex } from '../transfer/referrers.js';
+import { fallbackTag, referrerDescriptor, updateFallbackIndex } from './tags.js';
 import { type BlobBytes, descriptorForBytes, pushBlobBytes } from './blobs.js';
 
 /** The OCI 1.1 empty config (`{}`), used by artifacts that need none. */

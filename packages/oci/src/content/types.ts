@@ -23,7 +23,11 @@ export interface ContentSource {
   referrers(digest: Digest): Promise<Descriptor[] | undefined>;
 }
 
-/** Where content is written to. Writes are ordered by the engine: blobs, then manifests, then tags. */
+/**
+ * Where content is written to. Writes are ordered by the engine: blobs, then manifests, then tags.
+ * A sink that writes a container (an archive's index, a bundle's tar) does it in `close()`; the
+ * engine closes every sink it opened, and a failed close fails the images written to it.
+ */
 export interface ContentSink {
   readonly name: string;
   readonly registryRepo?: { registry: string; repository: string };
@@ -34,4 +38,16 @@ export interface ContentSink {
   pushBlob(desc: Descriptor, open: BlobOpener, opts: { mountFrom?: string }): Promise<UploadOutcome>;
   /** Store a manifest's exact bytes under a tag or its digest. */
   pushManifest(m: Manifest, reference: string): Promise<{ subjectProcessed: boolean }>;
+  /**
+   * Optional: the tags the sink holds now. A registry repository with none has no blobs to ask
+   * about (the engine then skips per-blob existence checks it knows would answer 404).
+   */
+  listTags?(): Promise<string[]>;
+  /** Optional: the OCI 1.1 referrers API; undefined when the sink has none (a fallback tag is kept). */
+  referrers?(digest: Digest): Promise<Descriptor[] | undefined>;
+  /** Optional: finish what was written (an archive's index, a temp file renamed). Called once. */
+  close?(): Promise<void>;
 }
+
+/** A repository that can be read and written: where signatures and attachments are added. */
+export type Repository = ContentSource & ContentSink;

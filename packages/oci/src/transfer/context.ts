@@ -86,8 +86,8 @@ export class TransferContext {
    * HEAD for each blob would only ever answer 404 (registries link blobs per repository), so it is
    * skipped. Blobs pushed during the run are deduplicated by `blobOnce`, so the answer stays safe.
    */
-  isFresh(sink: ContentSink & Partial<Pick<ContentSource, 'listTags'>>): Promise<boolean> {
-    if (!sink.registryRepo || typeof sink.listTags !== 'function') return Promise.resolve(false);
+  isFresh(sink: ContentSink): Promise<boolean> {
+    if (!sink.registryRepo || !sink.listTags) return Promise.resolve(false);
     let p = this.#fresh.get(sink);
     if (!p) {
       p = sink.listTags().then(

@@ -1,14 +1,13 @@
-import { isDigest, type Digest } from '../digest/digest.js';
+import { isDigest } from '../digest/digest.js';
 import { AirlockError, toAirlockError } from '../errors.js';
-import { isForeignLayer } from '../manifest/mediatypes.js';
-import { childrenOf, type Manifest, parseManifest, platformString } from '../manifest/parse.js';
+import { type Manifest, parseManifest, platformString } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
-import { allSettledOrThrow } from '../util/limit.js';
 import type { TransferContext } from './context.js';
 import { platformMatches } from './platform.js';
 import { copyReferrers } from './referrers.js';
-import { type ImageResult, newStats, type TransferStats } from './result.js';
+import { copyManifest, type ImageScope } from './walk.js';
+import { type ImageResult, newStats } from './result.js';
 
 export interface CopyRequest {
   source: ContentSource;
@@ -22,13 +21,6 @@ export interface CopyRequest {
   /** Names for reports. */
   sourceName?: string;
   destinationName?: string;
-}
-
-/** Work shared by one image (and its referrers): who to bill, what was already walked. */
-export interface ImageScope {
-  id: number;
-  stats: TransferStats;
-  visited: Set<string>;
 }
 
 /** Copy one image (index, platform manifests, blobs, then referrers). Never throws: failures are results. */
@@ -106,86 +98,4 @@ async function selectPlatforms(top: Manifest, req: CopyRequest, ctx: TransferCon
   json.manifests = picked;
   const bytes = Buffer.from(JSON.stringify(json));
   return { manifest: parseManifest(bytes, top.mediaType, `${req.source.name} (filtered index)`), platforms: names };
-}
-
-/**
- * Copy a manifest and everything below it, children first: an index only after every platform
- * manifest it lists is in place, a manifest only after all its blobs, the tag with the manifest last.
- */
-export async function copyManifest(m: Manifest, destRef: string, req: Pick<CopyRequest, 'source' | 'sink'>, ctx: TransferContext, scope: ImageScope): Promise<{ subjectProcessed: boolean }> {
-  if (m.kind === 'index') {
-    await allSettledOrThrow(
-      m.index.manifests.map(async (child) => {
-        const key = `${req.sink.name}|${child.digest}`;
-        await ctx.manifestOnce.get(key, async () => {
-          if (!ctx.options.force && (await req.sink.resolve(child.digest)) === child.digest) return false;
-          const cm = await req.source.getManifest(child.digest);
-          if (cm.bytes.length !== child.size) {
-            throw new AirlockError('DIGEST_MISMATCH', `${req.source.name}@${child.digest}: size ${cm.bytes.length} differs from the index's ${child.size}`);
-          }
-          await copyManifest(cm, child.digest, req, ctx, scope);
-          return true;
-        });
-      }),
-    );
-  } else {
-    await allSettledOrThrow(childrenOf(m).filter((d) => !isForeignLayer(d.mediaType)).map((d) => copyBlob(d, req, ctx, scope)));
-  }
-  if (ctx.dryRun) return { subjectProcessed: false };
-  const r = await req.sink.pushManifest(m, destRef);
-  scope.stats.manifests++;
-  ctx.emit({ type: 'manifest-pushed', id: scope.id, reference: destRef, digest: m.digest });
-  return r;
-}
-
-
-
-/** Make a blob exist at the sink: skip (HEAD), mount from a sibling repository, or stream it over. */
-async function copyBlob(desc: Descriptor, req: Pick<CopyRequest, 'source' | 'sink'>, ctx: TransferContext, scope: ImageScope): Promise<void> {
-  const { source, sink } = req;
-  const key = `${sink.name}|${desc.digest}`;
-  const finish = await ctx.leadOrFollow(sink, desc.digest);
-  let outcome;
-  try {
-    outcome = await ctx.blobOnce.get(key, () =>
-      ctx.blobLimiter.run(async () => {
-        const action = await transferBlob(desc, source, sink, ctx, scope.id);
-        return { action, owner: scope };
-      }),
-    );
-  } finally {
-    finish?.();
-  }
-  // Another image of this run moved it: for this one it was already there.
-  const action = outcome.owner === scope ? outcome.action : 'skipped';
-  if (action === 'uploaded' || action === 'planned') {
-    scope.stats.blobs.copied++;
-    scope.stats.bytes += desc.size;
-  } else if (action === 'mounted') scope.stats.blobs.mounted++;
-  else scope.stats.blobs.skipped++;
-}
-
-async function transferBlob(desc: Descriptor, source: ContentSource, sink: ContentSink, ctx: TransferContext, id: number) {
-  const dst = sink.registryRepo;
-  const remember = () => dst && ctx.mounts.add(dst.registry, desc.digest as Digest, dst.repository);
-  if (source.registryRepo) ctx.mounts.add(source.registryRepo.registry, desc.digest, source.registryRepo.repository);
-  // A sibling repository on the destination registry holds it: mount directly (a 201 also covers
-  // "already here"); a refused mount falls back to upload inside pushBlob.
-  const mountFirst = !ctx.dryRun && dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined;
-  if (!mountFirst && !(await ctx.isFresh(sink)) && (await sink.hasBlob(desc))) {
-    remember();
-    ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action: 'skipped' });
-    return 'skipped' as const;
-  }
-  if (ctx.dryRun) {
-    ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action: 'planned' });
-    return 'planned' as const;
-  }
-  const mountFrom = mountFirst ?? (dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined);
-  ctx.emit({ type: 'blob-start', id, digest: desc.digest, size: desc.size });
-  const open = () => source.openBlob(desc, { onProgress: (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n }) });
-  const action = await sink.pushBlob(desc, open, mountFrom ? { mountFrom } : {});
-  remember();
-  ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action });
-  return action;
 }

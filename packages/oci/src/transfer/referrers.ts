@@ -1,37 +1,10 @@
-import { type Digest, hexOf } from '../digest/digest.js';
-import { MediaType } from '../manifest/mediatypes.js';
-import { type Manifest, parseManifest } from '../manifest/parse.js';
-import type { Descriptor } from '../manifest/schema.js';
+import { COSIGN_SUFFIXES, cosignTag, fallbackTag, updateFallbackIndex } from '../attach/tags.js';
+import type { Digest } from '../digest/digest.js';
+import type { Manifest } from '../manifest/parse.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
 import type { TransferContext } from './context.js';
-import type { ImageScope } from './copy.js';
-import { copyManifest } from './copy.js';
+import { copyManifest, type ImageScope } from './walk.js';
 import { allSettledOrThrow } from '../util/limit.js';
-
-/** cosign's tag-based attachments: signatures, attestations, SBOMs. */
-export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
-
-export function cosignTag(digest: Digest, suffix: (typeof COSIGN_SUFFIXES)[number]): string {
-  return `sha256-${hexOf(digest)}.${suffix}`;
-}
-
-/** The OCI 1.1 referrers fallback tag for registries without the referrers API. */
-export function fallbackTag(digest: Digest): string {
-  return `sha256-${hexOf(digest)}`;
-}
-
-/** A referrer's descriptor as the referrers API lists it (artifactType from the manifest). */
-export function referrerDescriptor(m: Manifest): Descriptor {
-  const artifactType = m.kind === 'image' ? (m.image.artifactType ?? m.image.config.mediaType) : m.index.artifactType;
-  const annotations = m.kind === 'image' ? m.image.annotations : m.index.annotations;
-  return {
-    mediaType: m.mediaType,
-    digest: m.digest,
-    size: m.bytes.length,
-    ...(artifactType ? { artifactType } : {}),
-    ...(annotations ? { annotations } : {}),
-  };
-}
 
 /**
  * Copy everything that refers to the given manifests, recursively: cosign's `.sig/.att/.sbom` tags,
@@ -82,8 +55,7 @@ async function referrersOf(subject: Digest, tags: Set<string>, source: ContentSo
 
 /** Whether the sink serves the referrers API (a registry that has it needs no fallback tag). */
 async function sinkHasReferrersApi(sink: ContentSink, subject: Digest): Promise<boolean> {
-  const api = (sink as Partial<Pick<ContentSource, 'referrers'>>).referrers;
-  return typeof api === 'function' && (await api.call(sink, subject)) !== undefined;
+  return sink.referrers ? (await sink.referrers(subject)) !== undefined : false;
 }
 
 /** Copy a tagged attachment (cosign) and its own referrers. */
@@ -107,24 +79,4 @@ async function copyAttachedByDigest(source: ContentSource, digest: Digest, sink:
   scope.stats.referrers++;
   await copyReferrers([digest], source, sink, ctx, scope);
   return processed;
-}
-
-/**
- * Keep the destination's `sha256-<hex>` index listing every referrer: add what is missing, keep what
- * is there. When the destination has none yet, the source's index is pushed byte-identical.
- */
-export async function updateFallbackIndex(sink: ContentSink, subject: Digest, referrers: Descriptor[], sourceIndex?: Manifest): Promise<void> {
-  const tag = fallbackTag(subject);
-  const existing = await sink.findManifest(tag);
-  const have = existing?.kind === 'index' ? existing.index.manifests : [];
-  const missing = referrers.filter((r) => !have.some((h) => h.digest === r.digest));
-  if (!missing.length && existing) return;
-  let m: Manifest;
-  if (!existing && sourceIndex) {
-    m = sourceIndex;
-  } else {
-    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...have, ...missing] }));
-    m = parseManifest(bytes, MediaType.OciIndex, `referrers index ${tag}`);
-  }
-  await sink.pushManifest(m, tag);
 }

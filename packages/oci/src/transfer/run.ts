@@ -1,9 +1,8 @@
 import { resolve as resolvePath } from 'node:path';
 import { toAirlockError } from '../errors.js';
-import { LayoutRepo } from '../content/layout-repo.js';
-import { RegistryRepo } from '../content/registry-repo.js';
+import { endpointKey, openSink, openSource, referenceOf } from '../content/open.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
-import { formatReference, type ImageReference } from '../ref/reference.js';
+import { formatReference } from '../ref/reference.js';
 import type { Location } from '../ref/location.js';
 import type { Registries } from '../registry/client.js';
 import type { UploadOptions } from '../registry/upload.js';
@@ -27,47 +26,61 @@ export interface RunOptions extends TransferOptions {
   imageConcurrency?: number;
 }
 
-/** Opens locations once per run, so a layout shared by many images has one writer. */
+/**
+ * Opens each location once per run (a layout shared by many images has one writer) and closes
+ * every sink it opened. Which kind of endpoint a location is, is decided by `openSource`/`openSink`.
+ */
 class Endpoints {
-  readonly #layouts = new Map<string, Promise<LayoutRepo>>();
-  readonly #repos = new Map<string, RegistryRepo>();
+  readonly #sources = new Map<string, Promise<ContentSource>>();
+  readonly #sinks = new Map<string, Promise<ContentSink>>();
 
   constructor(readonly opts: RunOptions) {}
 
-  #repo(ref: ImageReference): RegistryRepo {
-    const key = `${ref.registry}/${ref.repository}`;
-    let r = this.#repos.get(key);
-    if (!r) {
-      r = new RegistryRepo(this.opts.registries.client(ref.registry), ref.repository, this.opts.upload);
-      this.#repos.set(key, r);
-    }
-    return r;
+  static #key(loc: Location): string {
+    return loc.kind === 'layout' ? `layout:${resolvePath(loc.dir)}` : endpointKey(loc);
   }
 
-  #layout(dir: string, write: boolean): Promise<LayoutRepo> {
-    const key = `${write ? 'w' : 'r'}:${resolvePath(dir)}`;
-    let p = this.#layouts.get(key);
-    if (!p) {
-      p = write ? LayoutRepo.sink(dir) : LayoutRepo.source(dir);
-      this.#layouts.set(key, p);
-    }
+  #once<T>(cache: Map<string, Promise<T>>, loc: Location, open: () => Promise<T>): Promise<T> {
+    const key = Endpoints.#key(loc);
+    let p = cache.get(key);
+    if (!p) cache.set(key, (p = open()));
     return p;
   }
 
   async source(loc: Location): Promise<{ source: ContentSource; reference: string }> {
-    if (loc.kind === 'layout') return { source: await this.#layout(loc.dir, false), reference: loc.tag ?? '' };
-    return { source: this.#repo(loc.ref), reference: loc.ref.digest ?? loc.ref.tag ?? 'latest' };
+    return { source: await this.#once(this.#sources, loc, () => openSource(loc, this.opts)), reference: referenceOf(loc) };
   }
 
   async sink(loc: Location, sourceLoc: Location): Promise<{ sink: ContentSink; tag?: string; pinned?: string }> {
+    const sink = await this.#once(this.#sinks, loc, () => openSink(loc, this.opts));
     // Without an explicit destination tag, keep the source's tag (or store by digest).
     const srcTag = sourceLoc.kind === 'layout' ? sourceLoc.tag : sourceLoc.ref.tag;
     if (loc.kind === 'layout') {
       const tag = loc.tag ?? srcTag;
-      return { sink: await this.#layout(loc.dir, true), ...(tag ? { tag } : {}) };
+      return { sink, ...(tag ? { tag } : {}) };
     }
     const tag = loc.ref.tag ?? (loc.ref.digest ? undefined : srcTag);
-    return { sink: this.#repo(loc.ref), ...(tag ? { tag } : {}), ...(loc.ref.digest ? { pinned: loc.ref.digest } : {}) };
+    return { sink, ...(tag ? { tag } : {}), ...(loc.ref.digest ? { pinned: loc.ref.digest } : {}) };
+  }
+
+  /** Close every sink that opened: the error of each that failed, by the key of its location. */
+  async close(): Promise<Map<string, unknown>> {
+    const failed = new Map<string, unknown>();
+    await Promise.all(
+      [...this.#sinks].map(async ([key, p]) => {
+        const sink = await p.catch(() => undefined);
+        try {
+          await sink?.close?.();
+        } catch (e) {
+          failed.set(key, e);
+        }
+      }),
+    );
+    return failed;
+  }
+
+  keyOf(loc: Location): string {
+    return Endpoints.#key(loc);
   }
 }
 
@@ -103,23 +116,35 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
       destinationName = describe(job.destination, tag);
       return await copyImage({ source, reference, sink, ...(tag ? { tag } : {}), ...(pinned ? { expectDigest: pinned } : {}), sourceName, destinationName }, ctxFor(job.platforms));
     } catch (e) {
-      const err = toAirlockError(e);
-      return {
-        source: sourceName,
-        destination: destinationName,
-        status: 'failed',
-        error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
-        blobs: { copied: 0, skipped: 0, mounted: 0 },
-        bytes: 0,
-        manifests: 0,
-        referrers: 0,
-        durationMs: Date.now() - started,
-      } satisfies ImageResult;
+      return failedResult(sourceName, destinationName, e, Date.now() - started);
     }
   });
-  return settled.map((s) => {
+  const results = settled.map((s) => {
     if (s.status === 'fulfilled') return s.value;
     throw s.reason;
   });
+  // A sink that cannot be finished (an archive's index not written) fails every image sent to it.
+  const closeErrors = await ends.close();
+  return results.map((r, i) => {
+    const e = closeErrors.get(ends.keyOf(jobs[i]!.destination));
+    if (e === undefined || r.status === 'failed') return r;
+    const err = toAirlockError(e);
+    return { ...r, status: 'failed', error: { code: err.code, message: `finishing ${r.destination} failed: ${err.message}`, ...(err.hint ? { hint: err.hint } : {}) } };
+  });
+}
+
+function failedResult(source: string, destination: string, e: unknown, durationMs: number): ImageResult {
+  const err = toAirlockError(e);
+  return {
+    source,
+    destination,
+    status: 'failed',
+    error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
+    blobs: { copied: 0, skipped: 0, mounted: 0 },
+    bytes: 0,
+    manifests: 0,
+    referrers: 0,
+    durationMs,
+  };
 }
 

@@ -1,7 +1,7 @@
 import { AirlockError, parsePlatform, type PlatformSpec } from '@airlock/oci';
-import { connectionFlags, listOption as list, type ConnectionFlags } from '@airlock/step-kit';
+import { connectionFlags, listOption as list, type ConnectionFlags } from './connection.js';
 
-/** The parsed form of the shared transfer options (see inputs.ts). */
+/** The parsed form of the shared transfer options (`transferInputs`). */
 export interface TransferFlags extends ConnectionFlags {
   platforms: PlatformSpec[];
   referrers: boolean;
@@ -14,7 +14,6 @@ export interface TransferFlags extends ConnectionFlags {
   junit?: string;
   quiet: boolean;
 }
-
 
 export function transferFlags(o: Record<string, unknown>): TransferFlags {
   const concurrency = Number(o.concurrency ?? 8);
@@ -40,4 +39,3 @@ export function transferFlags(o: Record<string, unknown>): TransferFlags {
     quiet: !!o.quiet,
   };
 }
-export { registriesFrom } from '@airlock/step-kit';

@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { destinationFor, parseMirrorList, parseRewrite, planMirror } from '../src/mirror-list.js';
+import { destinationFor, parseRewrite } from '@airlock/oci';
+import { parseImageList, planTransfers } from '../src/image-list.js';
 
 describe('mirror lists', () => {
   it('reads text lines with comments and optional destinations', () => {
-    const e = parseMirrorList('# images\n gcr.io/acme/api:1.4   # the API\n\ndocker.io/library/redis:7.2 reg.local/cache/redis:7.2\n', 'list.txt');
+    const e = parseImageList('# images\n gcr.io/acme/api:1.4   # the API\n\ndocker.io/library/redis:7.2 reg.local/cache/redis:7.2\n', 'list.txt');
     expect(e).toEqual([
       { source: 'gcr.io/acme/api:1.4', where: 'list.txt line 2' },
       { source: 'docker.io/library/redis:7.2', destination: 'reg.local/cache/redis:7.2', where: 'list.txt line 4' },
     ]);
-    expect(() => parseMirrorList('a b c\n', 'l.txt')).toThrowError(/line 1: expected "SOURCE \[DESTINATION\]"/);
-    expect(() => parseMirrorList('# nothing\n', 'l.txt')).toThrowError(/names no images/);
+    expect(() => parseImageList('a b c\n', 'l.txt')).toThrowError(/line 1: expected "SOURCE \[DESTINATION\]"/);
+    expect(() => parseImageList('# nothing\n', 'l.txt')).toThrowError(/names no images/);
   });
 
   it('reads YAML validated by schema', () => {
-    const e = parseMirrorList('images:\n  - gcr.io/a/b:1\n  - source: quay.io/x/y:2\n    destination: reg.local/y:2\n    platforms: [linux/amd64]\n', 'l.yaml');
+    const e = parseImageList('images:\n  - gcr.io/a/b:1\n  - source: quay.io/x/y:2\n    destination: reg.local/y:2\n    platforms: [linux/amd64]\n', 'l.yaml');
     expect(e[1]).toEqual({ source: 'quay.io/x/y:2', destination: 'reg.local/y:2', platforms: ['linux/amd64'], where: 'l.yaml entry 2' });
-    expect(() => parseMirrorList('images:\n  - source: a\n    bogus: 1\n', 'l.yaml')).toThrowError(/invalid list at images.0/);
-    expect(() => parseMirrorList('images: [\n', 'l.yaml')).toThrowError(/not valid YAML/);
+    expect(() => parseImageList('images:\n  - source: a\n    bogus: 1\n', 'l.yaml')).toThrowError(/invalid list at images.0/);
+    expect(() => parseImageList('images: [\n', 'l.yaml')).toThrowError(/not valid YAML/);
   });
 
   it('--to drops the source host; --rewrite replaces a leading prefix at a path boundary', () => {
@@ -31,9 +32,9 @@ describe('mirror lists', () => {
   });
 
   it('checks every entry before anything is copied, naming the line', () => {
-    const entries = parseMirrorList('gcr.io/a/b:1\nBAD REF\n', 'l.txt');
-    expect(() => planMirror(entries, { to: 'r.local', rewrites: [] })).toThrowError(/l.txt line 2: invalid image reference/);
-    const jobs = planMirror(parseMirrorList('gcr.io/a/b:1\n', 'l.txt'), { to: 'r.local', rewrites: [] });
+    const entries = parseImageList('gcr.io/a/b:1\nBAD REF\n', 'l.txt');
+    expect(() => planTransfers(entries, { to: 'r.local', rewrites: [] })).toThrowError(/l.txt line 2: invalid image reference/);
+    const jobs = planTransfers(parseImageList('gcr.io/a/b:1\n', 'l.txt'), { to: 'r.local', rewrites: [] });
     expect(jobs[0]!.destination).toMatchObject({ kind: 'registry', ref: { registry: 'r.local', repository: 'a/b', tag: '1' } });
   });
 });

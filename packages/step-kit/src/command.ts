@@ -1,36 +1,5 @@
 import { Command, Option } from 'commander';
-
-/**
- * A step's inputs, defined once. The CLI is built from this; the GitLab component `spec: inputs`,
- * the Jenkins step parameters and the GitHub action inputs are generated from the same data.
- */
-export interface InputDef {
-  /** kebab-case name: CLI `--name`, GitLab input `name`, action input `name`. */
-  name: string;
-  type: 'string' | 'boolean' | 'number' | 'string[]';
-  description: string;
-  default?: string | number | boolean | string[];
-  /** A positional argument (in order) instead of an option. */
-  positional?: boolean;
-  required?: boolean;
-  /** Secrets are never accepted in argv: only from this environment variable (or a file). */
-  secret?: boolean;
-  env?: string;
-  /** Shown as the option's value in --help, e.g. HOST. */
-  valueName?: string;
-  short?: string;
-  /** Only for the CLI (e.g. --json); wrappers do not expose it. */
-  cliOnly?: boolean;
-}
-
-export interface StepDef {
-  /** Command name, e.g. `copy`. */
-  name: string;
-  summary: string;
-  /** Extra help text: examples, exit codes, environment. */
-  help: string;
-  inputs: InputDef[];
-}
+import type { StepDef } from './defs.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

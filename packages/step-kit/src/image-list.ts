@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { AirlockError, destinationFor, parseLocation, parsePlatform, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
+import { parseYamlDocument } from './yaml.js';
+
+/**
+ * Image lists (`--file`): the text and YAML forms every list-reading step shares (mirror, verify,
+ * bundle, sync, deploy-image), and the jobs they become. Its own entry point (`./image-list`), so
+ * steps that never read lists do not carry the YAML parser.
+ */
+
+/** One line or entry of a mirror list, before destinations are worked out. */
+export interface ImageListEntry {
+  source: string;
+  destination?: string;
+  platforms?: string[];
+  /** 1-based line (text) or entry (YAML) number, for error messages. */
+  where: string;
+}
+
+const yamlEntrySchema = z.union([
+  z.string(),
+  z.object({
+    source: z.string(),
+    destination: z.string().optional(),
+    platforms: z.array(z.string()).optional(),
+  }).strict(),
+]);
+export const imageListYamlSchema = z.object({ images: z.array(yamlEntrySchema).min(1) }).strict();
+export type ImageListYaml = z.infer<typeof imageListYamlSchema>;
+
+function listError(file: string, msg: string, hint?: string): AirlockError {
+  return new AirlockError('BAD_INPUT', `${file}: ${msg}`, { hint: hint ?? 'see airlock mirror --help for the list format' });
+}
+
+/** Parse a text list (`SOURCE [DESTINATION]` lines, `#` comments) or a YAML list. */
+export function parseImageList(text: string, file: string): ImageListEntry[] {
+  const looksYaml = /^\s*images\s*:/m.test(text) || /\.ya?ml$/i.test(file);
+  if (looksYaml) {
+    const list = parseYamlDocument(text, imageListYamlSchema, 'list', (msg) => listError(file, msg));
+    return list.images.map((e, n) => (typeof e === 'string' ? { source: e, where: `${file} entry ${n + 1}` } : { ...e, where: `${file} entry ${n + 1}` }));
+  }
+  const out: ImageListEntry[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (!line) return;
+    const parts = line.split(/\s+/);
+    if (parts.length > 2) throw listError(file, `line ${i + 1}: expected "SOURCE [DESTINATION]", found ${parts.length} fields`);
+    out.push({ source: parts[0]!, ...(parts[1] ? { destination: parts[1] } : {}), where: `${file} line ${i + 1}` });
+  });
+  if (!out.length) throw listError(file, 'the list names no images');
+  return out;
+}
+
+export async function readImageList(file: string): Promise<ImageListEntry[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new AirlockError('BAD_INPUT', `cannot read image list ${file}`, { hint: 'check the path given to --file' });
+  }
+  return parseImageList(text, file);
+}
+
+/** Turn entries into jobs, checking every reference before anything is copied. */
+export function planTransfers(entries: ImageListEntry[], opts: { to?: string; rewrites: Rewrite[]; platforms?: PlatformSpec[] }): TransferJob[] {
+  return entries.map((e) => {
+    let source: Location;
+    let destination: Location;
+    try {
+      source = parseLocation(e.source);
+      const dst = e.destination ?? (source.kind === 'registry' ? destinationFor(e.source, opts, e.where) : undefined);
+      if (!dst) throw new AirlockError('USAGE', `${e.where}: a layout source needs an explicit destination`);
+      destination = parseLocation(dst, { defaultTag: false });
+    } catch (err) {
+      if (err instanceof AirlockError) throw new AirlockError(err.code, `${e.where}: ${err.message}`, { hint: err.hint });
+      throw err;
+    }
+    const platforms = e.platforms ? e.platforms.map(parsePlatform) : opts.platforms;
+    return { source, destination, ...(platforms?.length ? { platforms } : {}) };
+  });
+}
