@@ -27,6 +27,9 @@ export interface InputDef {
   cliOnly?: boolean;
 }
 
+/** Airlock's version: the CLI's --version, image labels, reports. */
+export const AIRLOCK_VERSION = '0.1.0';
+
 /** A value a step hands to later CI jobs. */
 export interface OutputDef {
   /** kebab-case name: action output `name`, dotenv key `AIRLOCK_<NAME>`. */
