@@ -4,3 +4,7 @@ export * from './options.js';
 export * from './report.js';
 export * from './run.js';
 export * from './commands.js';
+export * from './outputs.js';
+export * from './shard.js';
+export * from './report-inputs.js';
+export * from './report-merge.js';

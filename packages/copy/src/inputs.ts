@@ -1,4 +1,5 @@
-import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { connectionInputs, credentialInputs, dotenvInput, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { copyOutputs, transferOutputs } from './outputs.js';
 
 /** Options shared by `copy` and `mirror`. */
 export const transferInputs: InputDef[] = [
@@ -31,7 +32,9 @@ export const copyStep: StepDef = {
     { name: 'source', type: 'string', positional: true, required: true, valueName: 'SRC', description: 'HOST/REPO[:TAG][@DIGEST] or oci:DIR[:TAG]' },
     { name: 'destination', type: 'string', positional: true, required: true, valueName: 'DST', description: 'HOST/REPO[:TAG] or oci:DIR[:TAG] (default tag: the source tag)' },
     ...transferInputs,
+    dotenvInput,
   ],
+  outputs: copyOutputs,
   help: `
 Examples:
   airlock copy docker.io/library/nginx:1.27 registry.local/library/nginx:1.27
@@ -54,8 +57,11 @@ export const mirrorStep: StepDef = {
     { name: 'file', type: 'string', required: true, short: 'f', valueName: 'LIST', description: 'image list: text lines "SOURCE [DESTINATION]" (# comments) or YAML (see below)' },
     { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag' },
     { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins)' },
+    { name: 'shard', type: 'string', valueName: 'I/N|ci', description: 'copy only shard I of N of the list (balanced by count, the same images every run); "ci": GitLab parallel: N (CI_NODE_INDEX/CI_NODE_TOTAL)' },
     ...transferInputs,
+    dotenvInput,
   ],
+  outputs: transferOutputs,
   help: `
 Text list:
   # source                                   [destination]
@@ -72,6 +78,10 @@ YAML list:
 Examples:
   airlock mirror -f images.txt --to registry.local/mirror
   airlock mirror -f images.yaml --rewrite gcr.io/acme=registry.local/acme --junit mirror.xml
+
+Sharding (--shard I/N, or --shard ci in a GitLab job with parallel: N): the list is ordered by a
+hash of each entry and dealt round-robin, so the shards are disjoint, cover the list, differ by at
+most one image, and take the same images on every run; "airlock report merge" joins their reports.
 
 Images run in parallel; a failed image does not stop the others. The exit code is 1 if any
 image failed, and the summary names each failure and why.

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { INPUTS_FROM_ENV_FLAG, recordStep } from './env-inputs.js';
 
 /**
  * A step's inputs, defined once. The CLI is built from this; the GitLab component `spec: inputs`,
@@ -30,6 +31,8 @@ export interface StepDef {
   /** Extra help text: examples, exit codes, environment. */
   help: string;
   inputs: InputDef[];
+  /** What a run produces for later CI jobs: GitLab dotenv `AIRLOCK_<NAME>`, action outputs. */
+  outputs?: { name: string; description: string }[];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -64,6 +67,8 @@ export function commandFor(step: StepDef, action: (args: string[], opts: Record<
     if (input.env) opt.env(input.env);
     cmd.addOption(opt);
   }
+  cmd.addOption(new Option(INPUTS_FROM_ENV_FLAG, 'read every input from the environment: AIRLOCK_PARAMS (one JSON object) and AIRLOCK_INPUT_<NAME> (for CI wrappers)'));
+  recordStep(cmd, step);
   cmd.addHelpText('after', `\n${step.help.trim()}\n`);
   cmd.action(async (...a: unknown[]) => {
     const c = a[a.length - 1] as Command;

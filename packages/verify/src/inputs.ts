@@ -1,5 +1,6 @@
 import { transferInputs } from '@airlock/copy';
-import { EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { dotenvInput, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit';
+import { verifyOutputs } from './outputs.js';
 
 /** Connection options shared with copy/mirror (same names, same meaning). */
 const CONNECTION_INPUT_NAMES = ['insecure-registry', 'ca-file', 'certs-dir', 'retries', 'registry', 'registry-user', 'registry-password'];
@@ -74,7 +75,9 @@ export const verifyStep: StepDef = {
     { name: 'file', type: 'string', short: 'f', valueName: 'LIST', description: 'verify every image of a mirror list (airlock mirror --file format): the DESTINATION of each line, else its SOURCE' },
     ...outputInputs,
     ...connectionInputs,
+    dotenvInput,
   ],
+  outputs: verifyOutputs,
   help: `
 A signature counts only if it verifies with a trusted key or certificate over its payload AND the
 payload names the image's manifest digest (and, for legacy signatures, a docker-reference that
