@@ -58,7 +58,7 @@ const s = await loadSteps();
 const WRAPPERS = [
   { component: 'copy', jenkins: 'airlockCopy', cli: ['copy'], step: s.copyStep },
   { component: 'mirror', jenkins: 'airlockMirror', cli: ['mirror'], step: s.mirrorStep, parallel: true },
-  { component: 'report-merge', jenkins: 'airlockReportMerge', cli: ['report', 'merge'], step: s.reportMergeStep, merge: true },
+  { component: 'report-merge', jenkins: 'airlockReportMerge', cli: ['report', 'merge'], step: s.reportMergeStep, merge: true, gitlabDefaults: { reports: ['airlock-reports'] } },
   { component: 'sign', jenkins: 'airlockSign', cli: ['sign'], step: s.signStep, fileCredentials: { key: 'keyCredentialsId' } },
   { component: 'verify', jenkins: 'airlockVerify', cli: ['verify'], step: s.verifyStep },
 ];
@@ -97,7 +97,7 @@ const BUNDLE_SCRIPT = `AIRLOCK_BUNDLE="$AIRLOCK_BUNDLE_SOURCE"
 case "$AIRLOCK_BUNDLE_SOURCE" in
   http://*|https://*)
     [ -n "$AIRLOCK_BUNDLE_SHA256" ] || { echo "error: the bundle is a URL: set the bundle-sha256 input to its SHA-256"; exit 2; }
-    AIRLOCK_BUNDLE="\${CI_PROJECT_DIR:-.}/.airlock-bundle.cjs"
+    AIRLOCK_BUNDLE=".airlock-bundle.cjs"
     node -e 'fetch(process.env.AIRLOCK_BUNDLE_SOURCE, { headers: { "JOB-TOKEN": process.env.CI_JOB_TOKEN || "" } }).then(async (r) => { if (!r.ok) throw new Error("HTTP " + r.status); require("fs").writeFileSync(process.argv[1], Buffer.from(await r.arrayBuffer())); }).catch((e) => { console.error("error: cannot fetch the Airlock bundle " + process.env.AIRLOCK_BUNDLE_SOURCE + ": " + e.message); process.exit(2); })' "$AIRLOCK_BUNDLE"
     ;;
 esac
@@ -139,19 +139,23 @@ function gitlabTemplate(w) {
   const spec = [
     ['job-prefix', ['default: "airlock-"', 'description: "prefix of the job name (the job is <prefix><component>)"']],
     ['stage', ['default: "test"', 'description: "stage of the job"']],
-    ['image', ['default: "node:20-bookworm-slim"', 'description: "image the job runs in: in an air-gapped network, the Airlock runner image of your registry (any image with node >= 20 and sha256sum)"']],
+    ['job-image', ['default: "node:20-bookworm-slim"', 'description: "image the job runs in: in an air-gapped network, the Airlock runner image of your registry (any image with node >= 20 and sha256sum)"']],
     ['bundle', ['default: "/opt/airlock/airlock.cjs"', `description: ${q('the Airlock bundle: a path in the image, or a URL on this GitLab (e.g. $CI_API_V4_URL/projects/ID/packages/generic/airlock/VERSION/airlock.cjs), fetched with the CI_JOB_TOKEN')}`]],
     ['bundle-sha256', ['default: ""', `regex: ${q('^([a-f0-9]{64})?$')}`, 'description: "SHA-256 (hex) the bundle must have; required when bundle is a URL"']],
   ];
   if (w.parallel) spec.push(['parallel', ['type: number', 'default: 1', 'description: "shards: GitLab parallel: N; each job copies its deterministic share of the list (report-merge joins the reports)"']]);
   if (w.merge) spec.push(['needs', ['default: "airlock-mirror"', 'description: "the mirror job whose shard reports are merged (its job name)"']]);
-  for (const i of inputs) spec.push([i.name, gitlabSpecInput(i)]);
+  for (const i of inputs) {
+    if (spec.some(([n]) => n === i.name)) throw new Error(`${w.component}: the step input ${i.name} collides with a component input`);
+    const d = w.gitlabDefaults?.[i.name];
+    spec.push([i.name, gitlabSpecInput(d === undefined ? i : { ...i, required: false, default: d })]);
+  }
 
   const lines = [`# ${HEADER}`, `# Component ${w.component}: airlock ${w.cli.join(' ')}. ${w.step.summary}.`, 'spec:', '  inputs:'];
   for (const [name, body] of spec) {
     lines.push(`    ${name}:`, ...body.map((l) => `      ${l}`));
   }
-  lines.push('---', `"$[[ inputs.job-prefix ]]${w.component}":`, '  stage: $[[ inputs.stage ]]', '  image: $[[ inputs.image ]]');
+  lines.push('---', `"$[[ inputs.job-prefix ]]${w.component}":`, '  stage: $[[ inputs.stage ]]', '  image: $[[ inputs.job-image ]]');
   if (w.parallel) lines.push('  parallel: $[[ inputs.parallel ]]');
   if (w.merge) lines.push('  needs:', '    - job: $[[ inputs.needs ]]', '      artifacts: true', '  when: always');
   lines.push('  variables:', '    AIRLOCK_BUNDLE_SOURCE: $[[ inputs.bundle ]]', '    AIRLOCK_BUNDLE_SHA256: $[[ inputs.bundle-sha256 ]]');
@@ -209,7 +213,7 @@ function gitlabReadme() {
     'declares `id_tokens: { SIGSTORE_ID_TOKEN: { aud: sigstore } }` and runs `airlock sign --keyless`.',
     '',
     'Every component has the inputs `job-prefix` (default `airlock-`), `stage` (default `test`),',
-    '`image`, `bundle` and `bundle-sha256`, besides its step\'s own.',
+    '`job-image`, `bundle` and `bundle-sha256`, besides its step\'s own.',
     '',
     '## Components',
     '',
