@@ -111,6 +111,6 @@ describe('mirror shards', () => {
   });
   it('mirror declares the shard and dotenv inputs and its outputs', () => {
     expect(mirrorStep.inputs.map((i) => i.name)).toEqual(expect.arrayContaining(['shard', 'dotenv']));
-    expect(mirrorStep.outputs?.map((o) => o.name)).toEqual(['images', 'failed', 'digests']);
+    expect(mirrorStep.outputs?.map((o) => o.name)).toEqual(['images', 'failed', 'digests', 'references']);
   });
 });

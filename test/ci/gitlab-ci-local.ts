@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from '../helpers/images.js';
@@ -28,12 +28,16 @@ function git(dir: string, args: string[]): Promise<string> {
  * A throwaway git repository holding the generated components (templates/ at its root, as a
  * component project has them) and the given files, with an `origin` remote and one commit.
  */
-export async function componentRepo(files: Record<string, string>): Promise<ComponentRepo> {
+export async function componentRepo(files: Record<string, string>, dirs: Record<string, string> = {}): Promise<ComponentRepo> {
   requireTool('rsync');
   const dir = makeTempDir('gitlab');
   cpSync(path.join(repoRoot, 'gitlab-templates', 'templates'), path.join(dir, 'templates'), { recursive: true });
   cpSync(path.join(repoRoot, 'gitlab-templates', 'README.md'), path.join(dir, 'README.md'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  for (const [name, from] of Object.entries(dirs)) cpSync(from, path.join(dir, name), { recursive: true });
   await git(dir, ['init', '-q', '-b', 'main']);
   await git(dir, ['remote', 'add', 'origin', 'https://gitlab.airlock.test/airlock/components.git']);
   await git(dir, ['add', '-A']);

@@ -6,6 +6,7 @@ export const transferOutputs = [
   { name: 'images', description: 'how many images the run handled' },
   { name: 'failed', description: 'how many of them failed' },
   { name: 'digests', description: 'JSON object: destination → manifest digest (GitLab dotenv: one AIRLOCK_DIGEST_<IMAGE> per image)' },
+  { name: 'references', description: 'the registry destinations pinned by digest (HOST/REPO:TAG@sha256:…), one per line (not in GitLab dotenv)' },
 ];
 
 export const copyOutputs = [
@@ -27,5 +28,6 @@ export function transferOutputValues(report: CopyReport): StepOutputs {
   values.images = String(report.totals.images);
   values.failed = String(report.totals.failed);
   values.digests = JSON.stringify(Object.fromEntries(digests.map((d) => [d.reference, d.digest])));
+  values.references = digests.filter((d) => !d.reference.startsWith('oci:')).map((d) => `${d.reference.replace(/@sha256:[a-f0-9]+$/, '')}@${d.digest}`).join('\n');
   return { values, digests };
 }

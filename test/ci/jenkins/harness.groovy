@@ -14,14 +14,16 @@ class PipelineError extends RuntimeException {
 
 String varsDir = args[0]
 File workspace = new File(args[1])
-String pipeline = new File(args[2]).text
+// A Jenkinsfile's @Library line loads this library: here it is already loaded.
+String pipeline = new File(args[2]).text.replaceAll(/(?m)^@Library\(.*\)\s*_\s*$/, '')
 Map credentialStore = new JsonSlurper().parse(new File(args[3])) as Map
 File bundle = new File(args[4])
 File resultFile = new File(args[5])
 
 List calls = []
 List violations = []
-Map env = [:]
+// The node's environment, as Jenkins' env global starts with.
+Map env = new LinkedHashMap(System.getenv())
 Binding binding = new Binding()
 GroovyShell shell = new GroovyShell(binding)
 

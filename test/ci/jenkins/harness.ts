@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../helpers/images.js';
 import { makeTempDir } from '../../helpers/tmp.js';
@@ -23,12 +23,16 @@ export interface HarnessResult {
  * Run a pipeline script against the shared library (jenkins/vars) in the Groovy harness, with
  * Debian's groovy. `files` are written into a fresh workspace first.
  */
-export function runPipelineScript(script: string, opts: { credentials?: Record<string, unknown>; files?: Record<string, string>; env?: NodeJS.ProcessEnv } = {}): Promise<HarnessResult> {
+export function runPipelineScript(script: string, opts: { credentials?: Record<string, unknown>; files?: Record<string, string>; dirs?: Record<string, string>; env?: NodeJS.ProcessEnv } = {}): Promise<HarnessResult> {
   const groovy = requireTool('groovy');
   const dir = makeTempDir('jenkins');
   const workspace = path.join(dir, 'workspace');
   mkdirSync(workspace);
-  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(path.join(workspace, name), text);
+  for (const [name, text] of Object.entries(opts.files ?? {})) {
+    mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
+    writeFileSync(path.join(workspace, name), text);
+  }
+  for (const [name, from] of Object.entries(opts.dirs ?? {})) cpSync(from, path.join(workspace, name), { recursive: true });
   writeFileSync(path.join(dir, 'pipeline.groovy'), script);
   writeFileSync(path.join(dir, 'credentials.json'), JSON.stringify(opts.credentials ?? {}));
   const result = path.join(dir, 'result.json');
