@@ -284,16 +284,19 @@ release:
 const gq = (v) => `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const groovyValue = (v) => (Array.isArray(v) ? `[${v.map(groovyValue).join(', ')}]` : typeof v === 'string' ? gq(v) : String(v));
 
+/** A credential declaration, one entry per line (lines stay under CodeNarc's 120 characters). */
+const credential = (entries) => `[\n                ${entries.join(',\n                ')}\n            ]`;
+
 function jenkinsCredentials(w) {
   const creds = [];
   if (has(w.step, 'registry-user')) {
-    creds.push(`[parameter: 'registryCredentialsId', type: 'usernamePassword', usernameVariable: 'AIRLOCK_REGISTRY_USER', passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD']`);
+    creds.push(credential(["parameter: 'registryCredentialsId'", "type: 'usernamePassword'", "usernameVariable: 'AIRLOCK_REGISTRY_USER'", "passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'"]));
   }
   for (const [input, parameter] of Object.entries(w.fileCredentials ?? {})) {
-    creds.push(`[parameter: ${gq(parameter)}, type: 'file', variable: ${gq(`AIRLOCK_CREDENTIAL_${input.toUpperCase().replace(/-/g, '_')}`)}, input: ${gq(input)}]`);
+    creds.push(credential([`parameter: ${gq(parameter)}`, "type: 'file'", `variable: ${gq(`AIRLOCK_CREDENTIAL_${input.toUpperCase().replace(/-/g, '_')}`)}`, `input: ${gq(input)}`]));
   }
   for (const i of w.step.inputs.filter((x) => x.secret && x.env && !x.name.startsWith('registry'))) {
-    creds.push(`[parameter: ${gq(`${camel(i.name)}CredentialsId`)}, type: 'string', variable: ${gq(i.env)}]`);
+    creds.push(credential([`parameter: ${gq(`${camel(i.name)}CredentialsId`)}`, "type: 'string'", `variable: ${gq(i.env)}`]));
   }
   return creds;
 }
@@ -309,7 +312,8 @@ function jenkinsVar(w) {
   const list = (items, indent) => items.map((x, n) => `${indent}${x}${n < items.length - 1 ? ',' : ''}`);
   const lines = [
     `// ${HEADER}`,
-    `// ${w.jenkins}: airlock ${w.cli.join(' ')}. ${w.step.summary}. See ${w.jenkins}.txt.`,
+    `// ${w.jenkins}: airlock ${w.cli.join(' ')} (see ${w.jenkins}.txt).`,
+    `// ${w.step.summary}.`,
     '',
     'def call(Map parameters = [:]) {',
     '    airlockExecute(',
@@ -322,7 +326,9 @@ function jenkinsVar(w) {
     `        environment: [${jenkinsEnvParameters(w).join(', ') || ':'}],`,
     `        credentials: [${jenkinsCredentials(w).length ? '' : '],'}`,
     ...(jenkinsCredentials(w).length ? [...list(jenkinsCredentials(w), '            '), '        ],'] : []),
-    `        reports: [${Object.entries(files).map(([k, v]) => `${gq(k)}: ${gq(v)}`).join(', ') || ':'}]`,
+    ...(Object.keys(files).length
+      ? ['        reports: [', ...list(Object.entries(files).map(([k, v]) => `${gq(k)}: ${gq(v)}`), '            '), '        ]']
+      : ['        reports: [:]']),
     '    )',
     '}',
   ];

@@ -30,6 +30,11 @@ npm ci --no-audit --no-fund
 npm run typecheck
 npm run build
 status=0
+# The Jenkins library: CodeNarc's Jenkinsfile rules (.groovylintrc.json), no warnings. Run only for
+# the whole suite; npm-groovy-lint is fetched by npx (not a devDependency: it carries CodeNarc).
+if [ $# -eq 0 ]; then
+  npx --yes npm-groovy-lint@16.2.0 --noserver --path jenkins/vars --files '**/*.groovy' --output txt --loglevel warning --failon warning || status=$?
+fi
 npx vitest run "$@" || status=$?
 # One closing line any CI reads: counts from the JUnit report vitest writes when CI is set.
 if [ -f .tmp/junit.xml ]; then

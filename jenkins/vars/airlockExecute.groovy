@@ -24,7 +24,7 @@ def call(Map config) {
     Map params = [:]
     List envs = []
     parameters.each { key, value ->
-        String k = key.toString()
+        String k = key
         if (credentialParameters.contains(k)) {
             return
         }
@@ -33,7 +33,8 @@ def call(Map config) {
             return
         }
         if (!inputs.containsKey(k)) {
-            error(name + ': unknown parameter ' + k + ' (parameters: ' + (inputs.keySet() + environment.keySet() + credentialParameters).join(', ') + ')')
+            Collection known = inputs.keySet() + environment.keySet() + credentialParameters
+            error(name + ': unknown parameter ' + k + ' (parameters: ' + known.join(', ') + ')')
         }
         params[inputs[k]] = value
     }
@@ -45,7 +46,8 @@ def call(Map config) {
 
     String bundle = '.airlock/airlock.cjs'
     if (!fileExists(bundle)) {
-        writeFile(file: bundle, text: libraryResource(resource: 'airlock/airlock.cjs', encoding: 'Base64'), encoding: 'Base64')
+        String base64 = libraryResource(resource: 'airlock/airlock.cjs', encoding: 'Base64')
+        writeFile(file: bundle, text: base64, encoding: 'Base64')
     }
 
     List bindings = []
@@ -56,7 +58,8 @@ def call(Map config) {
             return
         }
         if (c.type == 'usernamePassword') {
-            bindings << usernamePassword(credentialsId: id, usernameVariable: c.usernameVariable, passwordVariable: c.passwordVariable)
+            bindings << usernamePassword(credentialsId: id,
+                usernameVariable: c.usernameVariable, passwordVariable: c.passwordVariable)
         } else if (c.type == 'file') {
             bindings << file(credentialsId: id, variable: c.variable)
             fileInputs << c
@@ -79,7 +82,10 @@ def call(Map config) {
             status = sh(returnStatus: true, script: '''
                 set +x
                 mkdir -p .airlock
-                { node "$AIRLOCK_BUNDLE" $AIRLOCK_STEP --inputs-from-env 2>&1; echo $? > "$AIRLOCK_LOG.status"; } | tee "$AIRLOCK_LOG"
+                {
+                    node "$AIRLOCK_BUNDLE" $AIRLOCK_STEP --inputs-from-env 2>&1
+                    echo $? > "$AIRLOCK_LOG.status"
+                } | tee "$AIRLOCK_LOG"
                 exit "$(cat "$AIRLOCK_LOG.status")"
             ''')
         }
@@ -88,7 +94,9 @@ def call(Map config) {
     if (params.junit && fileExists(params.junit.toString())) {
         junit(testResults: params.junit.toString(), allowEmptyResults: true)
     }
-    List artifacts = reports.keySet().collect { params[it] }.findAll { it && fileExists(it.toString()) }.collect { it.toString() }
+    List artifacts = reports.keySet()
+        .collect { input -> params[input]?.toString() }
+        .findAll { path -> path && fileExists(path) }
     if (artifacts) {
         archiveArtifacts(artifacts: artifacts.join(','), allowEmptyArchive: true)
     }
