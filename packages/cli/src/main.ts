@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
+import { buildCopyCommand, buildMirrorCommand, buildReportCommand } from '@airlock/copy';
 import { AIRLOCK_VERSION, lazyCommand, runCli } from '@airlock/step-kit';
 import { imageBuildStep } from '@airlock/image/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
@@ -19,6 +19,7 @@ void runCli((setExit) =>
     .enablePositionalOptions()
     .addCommand(buildCopyCommand(setExit))
     .addCommand(buildMirrorCommand(setExit))
+    .addCommand(buildReportCommand(setExit))
     .addCommand(lazyCommand('key', 'Generate and import cosign key pairs', async () => (await sign()).buildKeyCommand, setExit))
     .addCommand(lazyCommand('sign', signStep.summary, async () => (await sign()).buildSignCommand, setExit))
     .addCommand(lazyCommand('attest', attestStep.summary, async () => (await sign()).buildAttestCommand, setExit))

@@ -8,3 +8,4 @@ export * from './engine.js';
 export * from './report.js';
 export * from './run.js';
 export { runVerifyBlob } from './blob.js';
+export * from './outputs.js';

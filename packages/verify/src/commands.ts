@@ -84,6 +84,7 @@ function outputFlags(opts: Record<string, unknown>) {
     quiet: !!opts.quiet,
     ...(opts.report ? { report: String(opts.report) } : {}),
     ...(opts.junit ? { junit: String(opts.junit) } : {}),
+    ...(opts.dotenv ? { dotenv: String(opts.dotenv) } : {}),
   };
 }
 
