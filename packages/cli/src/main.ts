@@ -3,6 +3,7 @@ import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { lazyCommand, runCli } from '@airlock/step-kit';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/src/inputs.js';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/src/inputs.js';
+import { doctorStep } from '@airlock/doctor/src/inputs.js';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +26,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
     .addHelpText(
       'after',
       `
