@@ -25,7 +25,7 @@ export function buildReport(target: Target, checks: CheckResult[]): DoctorReport
   };
 }
 
-const MARK: Record<string, string> = { true: '✅', false: '❌', warn: '⚠️ ', skip: '➖' };
+const MARK: Record<string, string> = { true: '✅', false: '❌', warn: '⚠️', skip: '➖' };
 
 /** The text report: one line per check, the fix under each line that needs one, then the verdict. */
 export function renderText(r: DoctorReport): string {

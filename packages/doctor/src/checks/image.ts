@@ -59,10 +59,12 @@ export function imageCheck(o: ImageObservation, ref: ImageReference): CheckResul
     return pass(id, title, `${name} → ${m.digest} (${kind}, ${plats}${extra})`);
   }
   if (o.code === 'NOT_FOUND') {
-    const tags = o.tags ?? [];
+    // cosign's and the referrers fallback tags are not images anyone asks for by name.
+    const tags = (o.tags ?? []).filter((t) => !/^sha256-[a-f0-9]{64}(\.\w+)?$/.test(t));
+    const copyIn = `copy the image in first (airlock copy SRC ${ref.registry}/${ref.repository}:${ref.tag ?? 'TAG'})`;
     const fix = tags.length
-      ? `${ref.repository} has ${tags.length} tag${tags.length === 1 ? '' : 's'} (${tags.filter((t) => !/^sha256-/.test(t)).slice(0, 8).join(', ') || 'only signature tags'}${tags.length > 8 ? ', …' : ''}): check the tag, or copy the image in first (airlock copy SRC ${ref.registry}/${ref.repository}:${ref.tag ?? 'TAG'})`
-      : `${ref.repository} has no tags: check the repository name, or copy the image in first (airlock copy SRC ${name})`;
+      ? `${ref.repository} has ${tags.length === 1 ? 'tag' : `${tags.length} tags:`} ${tags.slice(0, 8).join(', ')}${tags.length > 8 ? ', …' : ''}: check the tag or digest, or ${copyIn}`
+      : `${ref.repository} has no image tags: check the repository name, or ${copyIn}`;
     return fail(id, title, `${name}: not found${ref.digest ? ` (digest ${short(ref.digest)})` : ''}`, fix);
   }
   return fail(id, title, `${name}: ${o.message}`, o.hint ?? 'see the message');

@@ -177,7 +177,7 @@ function expiryCheck(o: Extract<TlsObservation, { kind: 'tls' }>, ctx: TlsContex
   if (expired) {
     const ago = Math.max(1, Math.floor((ctx.now.getTime() - expired.validTo.getTime()) / day));
     const which = expired === leaf ? 'the registry\'s certificate' : `CA certificate ${expired.subject} in its chain`;
-    return problem(ctx, id, title, `${which} expired on ${isoDay(expired.validTo)} (${ago} day${ago === 1 ? '' : 's'} ago)`, `renew ${which} on the registry (${ctx.host}); if it looks valid there, check this machine's clock (date -u)`);
+    return problem(ctx, id, title, `${which} expired on ${isoDay(expired.validTo)} (${ago} day${ago === 1 ? '' : 's'} ago)`, `renew ${which} (served by ${ctx.host}); if it looks valid there, check this machine's clock (date -u)`);
   }
   const early = o.chain.find((c) => c.validFrom.getTime() > ctx.now.getTime());
   if (early) return problem(ctx, id, title, `${early.subject} is not valid before ${early.validFrom.toISOString()}`, "this machine's clock is probably behind: check it (date -u) and NTP; else the certificate was issued with a future start date");
