@@ -17,6 +17,8 @@ export interface TlsMaterial {
   searched: string[];
   /** --ca-file arguments that are not readable files (the transport ignores them silently). */
   missingCaFiles: string[];
+  /** NODE_EXTRA_CA_CERTS, when set but not used because a CA file applies (Node's rule). */
+  ignoredExtraCa?: string;
   clientCert?: string;
   clientKey?: string;
 }
@@ -58,6 +60,7 @@ export function caSourcesFor(host: string, opts: { certsDirs: string[]; caFiles:
   const given = new Set(files.caFiles.filter((f) => f.from === 'ca-file').map((f) => f.path));
   return {
     sources,
+    ...(files.caFiles.length && env.NODE_EXTRA_CA_CERTS ? { ignoredExtraCa: env.NODE_EXTRA_CA_CERTS } : {}),
     searched: files.searched,
     missingCaFiles: opts.caFiles.filter((f) => !given.has(f)),
     ...(files.clientCert ? { clientCert: files.clientCert } : {}),
@@ -86,6 +89,13 @@ export function trustedBy(chain: X509Certificate[], sources: CaSource[]): { sour
     }
   }
   return undefined;
+}
+
+/** What a CA file holds, short: its CA names, or how many when it is a whole bundle. */
+export function describeSource(s: CaSource): string {
+  if (!s.certs.length) return 'no certificate in it';
+  if (s.certs.length > 3) return `${s.certs.length} certificates`;
+  return s.certs.map((c) => shortName(c.subject)).join(', ');
 }
 
 /** `CN=Airlock Test CA` from an X.509 subject/issuer (`CN=…\nO=…`), else the whole name on one line. */

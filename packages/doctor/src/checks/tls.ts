@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { DEFAULT_CERTS_DIRS, tlsForHost } from '@airlock/oci';
 import { type CheckResult, fail, pass, warn } from '../model.js';
-import { shortName, trustedBy, type TlsMaterial } from './ca-sources.js';
+import { describeSource, shortName, trustedBy, type TlsMaterial } from './ca-sources.js';
 import type { ProxyRoute } from './proxy.js';
 import { openSocket } from './tcp.js';
 
@@ -157,15 +157,17 @@ function chainCheck(o: Extract<TlsObservation, { kind: 'tls' }>, ctx: TlsContext
     return pass(id, title, `${o.protocol}; ${leaf.subject} issued by ${leaf.issuer}; trusted via ${by}`);
   }
   const own = ctx.material.sources.filter((s) => !s.label.startsWith("Node's"));
-  const tried = own.length ? `tried ${own.map((s) => `${s.label} (${s.certs.map((c) => shortName(c.subject)).join(', ') || 'no certificate in it'})`).join('; ')} and Node's bundled roots` : `no CA file for ${ctx.host} (looked in ${ctx.material.searched.join(', ')}; no --ca-file)`;
+  const tried = own.length ? `tried ${own.map((s) => `${s.label} (${describeSource(s)})`).join('; ')} and Node's bundled roots` : `no CA file for ${ctx.host} (looked in ${ctx.material.searched.join(', ')}; no --ca-file)`;
   const missing = ctx.material.missingCaFiles.length ? `; --ca-file ${ctx.material.missingCaFiles.join(', ')} is not a readable file` : '';
+  const ignored = ctx.material.ignoredExtraCa ? `; NODE_EXTRA_CA_CERTS=${ctx.material.ignoredExtraCa} is not read once a CA file applies (Node's rule)` : '';
+  const systemStore = ctx.material.sources.some((s) => s.label.startsWith('NODE_EXTRA_CA_CERTS')) ? '' : ' (Node does not read the system store that update-ca-certificates fills)';
   const selfSent = top.subject === top.issuer ? ` The server sent its root (${top.subject}, SHA-256 ${top.fingerprint256}): trust it only after comparing that fingerprint with what the registry's administrators publish.` : '';
   return problem(
     ctx,
     id,
     title,
-    `not trusted (${chainError ?? 'no known CA signed it'}): ${leaf.subject} is issued by ${top.subject === top.issuer ? top.subject : top.issuer}; ${tried}${missing}`,
-    `save the CA certificate that issued it (${top.subject === top.issuer ? top.subject : top.issuer}) as ${caPathFor(ctx)}, or pass --ca-file /path/to/ca.crt (a CA added with update-ca-certificates is not read by Node).${selfSent}`,
+    `not trusted (${chainError ?? 'no known CA signed it'}): ${leaf.subject} is issued by ${top.subject === top.issuer ? top.subject : top.issuer}; ${tried}${missing}${ignored}`,
+    `save the CA certificate that issued it (${top.subject === top.issuer ? top.subject : top.issuer}) as ${caPathFor(ctx)}, or pass --ca-file /path/to/ca.crt${systemStore}.${selfSent}`,
   );
 }
 
