@@ -296,6 +296,33 @@ describe('airlock doctor', () => {
     expect(line(bypass, 'TCP').detail).toBe(`${healthy.host} accepts connections`);
   });
 
+  it('a Bearer token registry: the token service named, anonymous refused scope by scope, credentials accepted or rejected', async () => {
+    const token = await startRegistry({ auth: 'token' });
+    try {
+      const ref = `${token.host}/acme/app:v1`;
+      const anon = await doctor([ref]);
+      expect(line(anon, 'Auth challenge').ok).toBe(true);
+      expect(line(anon, 'Auth challenge').detail).toMatch(new RegExp(`^Bearer: token service http://127\\.0\\.0\\.1:\\d+/\\S* \\(service "airlock-test-registry"\\)`));
+      expect(line(anon, 'Credentials')).toMatchObject({ ok: true, detail: expect.stringContaining('anonymous') });
+      expect(line(anon, 'Pull scope')).toMatchObject({ ok: false, detail: expect.stringContaining('repository:acme/app:pull refused for anonymous'), fix: expect.stringContaining(`AIRLOCK_REGISTRY=${token.host}`) });
+      expect(anon.code).toBe(1);
+
+      const env = { AIRLOCK_REGISTRY: token.host, AIRLOCK_REGISTRY_USER: token.username!, AIRLOCK_REGISTRY_PASSWORD: token.password! };
+      const ok = await doctor(['--require-push', ref], env);
+      expect(line(ok, 'Login')).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`^user ${token.username} accepted \\(a token from 127\\.0\\.0\\.1:\\d+\\)$`)) });
+      expect(line(ok, 'Pull scope').ok).toBe(true);
+      expect(line(ok, 'Push scope').ok).toBe(true);
+      expect(line(ok, 'Image').ok).toBe(false);
+      expect(ok.stdout + ok.stderr).not.toContain(token.password!);
+
+      const wrong = await doctor([ref], { ...env, AIRLOCK_REGISTRY_PASSWORD: 'nope-nope' });
+      expect(line(wrong, 'Login')).toMatchObject({ ok: false, detail: expect.stringContaining(`rejected user ${token.username}`) });
+      expect(wrong.code).toBe(1);
+    } finally {
+      await token.stop();
+    }
+  });
+
   it('DNS and TCP failures stop the checks there', async () => {
     const dns = await doctor(['registry.doctor-test.invalid']);
     expect(dns.code).toBe(1);

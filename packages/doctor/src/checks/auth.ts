@@ -1,4 +1,4 @@
-import { type Challenge, type Credential, header, parseChallenges, pullScope, pushScope, type Registries, toAirlockError } from '@airlock/oci';
+import { type Challenge, type Credential, header, isLoopback, parseChallenges, pullScope, pushScope, type Registries, toAirlockError } from '@airlock/oci';
 import { type CheckResult, fail, failOrWarn, pass, warn } from '../model.js';
 import { discard } from '../io.js';
 import { credentialEnvNotes, credentialSource } from './credentials.js';
@@ -24,7 +24,7 @@ export function challengeCheck(ch: Challenge | undefined, host: string): CheckRe
       return fail(id, title, `Bearer with an unusable realm "${ch.params.realm}"`, "fix the registry's auth.token.realm: it must be an absolute URL");
     }
     const detail = `Bearer: token service ${realm.origin}${realm.pathname}${ch.params.service ? ` (service "${ch.params.service}")` : ''}`;
-    if (realm.host !== host && realm.protocol === 'http:') return warn(id, title, `${detail}: over plain HTTP, so credentials travel unencrypted`, "serve the token service over HTTPS (the registry's auth.token.realm)");
+    if (realm.host !== host && realm.protocol === 'http:' && !isLoopback(realm.host)) return warn(id, title, `${detail}: over plain HTTP, so credentials travel unencrypted`, "serve the token service over HTTPS (the registry's auth.token.realm)");
     return pass(id, title, detail);
   }
   return fail(id, title, `the registry asks for a login but offers no Bearer or Basic scheme (WWW-Authenticate: ${ch.scheme})`, 'Airlock, docker and skopeo speak Basic and Bearer; check the registry (or a proxy rewriting WWW-Authenticate)');
