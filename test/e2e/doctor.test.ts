@@ -282,6 +282,24 @@ describe('airlock doctor', () => {
     expect(hn.fix).toContain('subjectAltName IP:127.0.0.1');
   });
 
+  it('a TLS proxy in front of the registry without X-Forwarded-Proto: push is granted but uploads would go to http://', async () => {
+    const good = await makeServerCert(dir, ca, 'noproto', { san: 'IP:127.0.0.1', days: 90 });
+    const front = await startTlsFront(backend.host, good, { forwardedProto: false });
+    try {
+      const r = await doctor(['--ca-file', ca.certFile, `${front.host}/acme/app:v1`], creds(front.host));
+      expect(r.code, r.stdout).toBe(0);
+      const push = line(r, 'Push scope');
+      expect(push.ok).toBe('warn');
+      expect(push.detail).toContain(`upload URLs on http:// (http://${front.host}/v2/acme/app/blobs/uploads/`);
+      expect(push.fix).toContain('X-Forwarded-Proto: https');
+      const strict = await doctor(['--require-push', '--ca-file', ca.certFile, `${front.host}/acme/app:v1`], creds(front.host));
+      expect(strict.code).toBe(1);
+      expect(line(strict, 'Push scope').ok).toBe(false);
+    } finally {
+      await front.stop();
+    }
+  });
+
   it('through an HTTPS_PROXY: TCP and TLS go through its CONNECT tunnel; a loopback registry behind it is a warning', async () => {
     const before = proxy.seen.length;
     const r = await doctor(['--ca-file', ca.certFile, `${healthy.host}/acme/app:v1`], { ...creds(healthy.host), HTTPS_PROXY: proxy.url });

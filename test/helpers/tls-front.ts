@@ -47,13 +47,16 @@ export interface TlsFront {
   stop(): Promise<void>;
 }
 
-/** HTTPS on a loopback port, forwarding every request to the plain-HTTP registry at `backend`. */
-export function startTlsFront(backend: string, cert: { certFile: string; keyFile: string }): Promise<TlsFront> {
+/**
+ * HTTPS on a loopback port, forwarding every request to the plain-HTTP registry at `backend`.
+ * `forwardedProto: false` leaves out X-Forwarded-Proto, as a misconfigured proxy does.
+ */
+export function startTlsFront(backend: string, cert: { certFile: string; keyFile: string }, opts: { forwardedProto?: boolean } = {}): Promise<TlsFront> {
   const [bhost, bport] = [backend.replace(/:\d+$/, ''), Number(backend.split(':').pop())];
   const agent = new Agent({ keepAlive: true });
   const server: Server = createServer({ cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) }, (req, res) => {
     const up = httpRequest(
-      { host: bhost, port: bport, method: req.method, path: req.url, agent, headers: { ...req.headers, 'x-forwarded-proto': 'https' } },
+      { host: bhost, port: bport, method: req.method, path: req.url, agent, headers: { ...req.headers, ...(opts.forwardedProto === false ? {} : { 'x-forwarded-proto': 'https' }) } },
       (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);

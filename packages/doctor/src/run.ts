@@ -116,7 +116,7 @@ async function checks(t: Target, o: DoctorOptions, lines: Lines, registries: Reg
   const who = challenge && credential ? `user ${credential.username}` : 'anonymous';
   if (!lines.add(await pullCheck(registries, t.registry, t.image.repository, who))) return;
   // Image and signatures need pull only: a refused push is reported without skipping them.
-  lines.note(await pushCheck(registries, t.registry, t.image.repository, who, o.requirePush));
+  lines.note(await pushCheck(registries, t.registry, t.image.repository, who, o.requirePush, api.url));
   const image = await probeImage(registries, t.image);
   if (!lines.add(imageCheck(image, t.image)) || !image.ok) return;
   const attached = await probeAttachments(registries, t.registry, t.image.repository, image.manifest.digest);

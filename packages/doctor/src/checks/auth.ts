@@ -83,7 +83,7 @@ export async function loginCheck(registries: Registries, host: string, registry:
   }
 }
 
-type ScopeOutcome = { status: number; cancelled?: boolean } | { error: string; code: string; httpStatus?: number };
+type ScopeOutcome = { status: number; cancelled?: boolean; location?: string } | { error: string; code: string; httpStatus?: number };
 
 async function tryScope(registries: Registries, registry: string, repo: string, action: 'pull' | 'push'): Promise<ScopeOutcome> {
   const client = registries.client(registry);
@@ -100,7 +100,7 @@ async function tryScope(registries: Registries, registry: string, repo: string, 
     // Cancel the upload session: nothing is written.
     const del = await client.send([pushScope(repo)], { method: 'DELETE', path: registries.transport.absolute(client.host, location) }).catch(() => undefined);
     if (del) await discard(del.body);
-    return { status: res.status, cancelled: !!del && del.status < 300 };
+    return { status: res.status, cancelled: !!del && del.status < 300, location: registries.transport.absolute(client.host, location) };
   } catch (e) {
     const err = toAirlockError(e);
     return { error: err.message, code: err.code, ...(err.status ? { httpStatus: err.status } : {}) };
@@ -125,11 +125,25 @@ export async function pullCheck(registries: Registries, registry: string, repo: 
   return fail('auth.pull', 'Pull scope', `${scope} refused for ${who}: ${detail}`, fix);
 }
 
-/** Push on one repository: an upload session opened and cancelled (nothing is written). */
-export async function pushCheck(registries: Registries, registry: string, repo: string, who: string, requirePush: boolean): Promise<CheckResult> {
+/**
+ * Push on one repository: an upload session opened and cancelled (nothing is written). `apiUrl` is
+ * where /v2/ answered: an upload URL on another scheme means a TLS proxy in front of the registry
+ * that does not tell it so, and every upload would fail.
+ */
+export async function pushCheck(registries: Registries, registry: string, repo: string, who: string, requirePush: boolean, apiUrl: string): Promise<CheckResult> {
   const push = await tryScope(registries, registry, repo, 'push');
   const scope = `repository:${repo}:push`;
   if ('status' in push && push.status === 202) {
+    const scheme = new URL(apiUrl).protocol;
+    if (push.location && new URL(push.location).protocol !== scheme) {
+      return failOrWarn(
+        requirePush,
+        'auth.push',
+        'Push scope',
+        `${scope} granted to ${who}, but the registry hands out upload URLs on ${new URL(push.location).protocol}// (${push.location.split('?')[0]}) while it is reached on ${scheme}//: uploads will fail`,
+        'a TLS-terminating proxy in front of the registry must send X-Forwarded-Proto: https (or set http.relativeurls: true in the registry\'s config)',
+      );
+    }
     return pass('auth.push', 'Push scope', `${scope} granted to ${who} (an upload session was opened and ${push.cancelled ? 'cancelled' : 'left for the registry to purge'}; nothing written)`);
   }
   const status = 'status' in push ? push.status : push.httpStatus;
