@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { challengeCheck, credentialsCheck, pickChallenge } from '../src/checks/auth.js';
 import { credentialEnvNotes } from '../src/checks/credentials.js';
 import { noProxyMatch, proxyCheck, proxyRoute, redactUrl } from '../src/checks/proxy.js';
 import { type CertInfo, tlsChecks, type TlsContext } from '../src/checks/tls.js';
@@ -74,6 +75,27 @@ describe('credential environment notes', () => {
   });
 });
 
+describe('auth verdicts', () => {
+  it('reads the challenge of an anonymous GET /v2/', () => {
+    expect(pickChallenge(200, undefined)).toBeUndefined();
+    const bearer = pickChallenge(401, 'Basic realm="x", Bearer realm="https://auth.example/token",service="reg"');
+    expect(bearer).toEqual({ scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'reg' } });
+    expect(challengeCheck(bearer, 'reg.example')).toMatchObject({ ok: true, detail: 'Bearer: token service https://auth.example/token (service "reg")' });
+    expect(challengeCheck(pickChallenge(401, 'Bearer realm="http://auth.example/token"'), 'reg.example')).toMatchObject({ ok: 'warn' });
+    expect(challengeCheck(pickChallenge(401, 'Negotiate'), 'reg.example')).toMatchObject({ ok: false });
+    expect(challengeCheck(pickChallenge(401, 'Bearer service="x"'), 'reg.example')).toMatchObject({ ok: false });
+  });
+
+  it('shows the user name and where it came from, never the secret; Basic without credentials fails', () => {
+    const env = { AIRLOCK_REGISTRY: 'reg.example', AIRLOCK_REGISTRY_USER: 'ci', AIRLOCK_REGISTRY_PASSWORD: 'hunter22' };
+    const found = credentialsCheck({ ok: true, credential: { kind: 'basic', username: 'ci', password: 'hunter22' } }, { scheme: 'basic', params: {} }, 'reg.example', env);
+    expect(found).toEqual({ id: 'auth.credentials', ok: true, title: 'Credentials', detail: 'user ci from AIRLOCK_REGISTRY_USER/AIRLOCK_REGISTRY_PASSWORD' });
+    expect(credentialsCheck({ ok: true }, { scheme: 'basic', params: {} }, 'reg.example', {})).toMatchObject({ ok: false, fix: expect.stringContaining('AIRLOCK_REGISTRY=reg.example') });
+    expect(credentialsCheck({ ok: true }, { scheme: 'bearer', params: {} }, 'reg.example', {})).toMatchObject({ ok: true, detail: expect.stringContaining('anonymous') });
+    expect(credentialsCheck({ ok: false, message: 'docker config.json is not valid JSON', hint: 'fix or remove the file' }, undefined, 'reg.example', {})).toMatchObject({ ok: false, fix: 'fix or remove the file' });
+  });
+});
+
 describe('TLS verdicts', () => {
   const now = new Date('2026-06-01T00:00:00Z');
   const cert = (o: Partial<CertInfo> = {}): CertInfo => ({
@@ -111,6 +133,13 @@ describe('TLS verdicts', () => {
     expect(chain!.detail).toContain('--ca-file /nope.crt is not a readable file');
     expect(chain!.fix).toContain('(CN=Corp CA) as /etc/docker/certs.d/registry.corp:5000/ca.crt, or pass --ca-file');
     expect(tlsChecks(tls({ authorizationError: 'SELF_SIGNED_CERT_IN_CHAIN' }), ctx({ certsDirs: ['/srv/certs'] }))[0]!.fix).toContain('as /srv/certs/registry.corp:5000/ca.crt');
+  });
+
+  it('a CA bundle is summarised by count; NODE_EXTRA_CA_CERTS ignored next to a CA file is said', () => {
+    const bundle = { label: '--ca-file /etc/ssl/bundle.pem', certs: new Array(140).fill({ subject: 'CN=x' }) };
+    const [chain] = tlsChecks(tls({ authorizationError: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' }), ctx({ material: { ...ctx().material, sources: [bundle as never], ignoredExtraCa: '/etc/ssl/certs/ca-certificates.crt' } }));
+    expect(chain!.detail).toContain('tried --ca-file /etc/ssl/bundle.pem (140 certificates)');
+    expect(chain!.detail).toContain("NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt is not read once a CA file applies (Node's rule)");
   });
 
   it('expiry: expired fails, not yet valid blames the clock, within 14 days warns; --insecure-registry turns failures into warnings', () => {
