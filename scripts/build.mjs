@@ -16,6 +16,7 @@ export const entrypoints = {
   sign: 'packages/sign/src/main.ts',
   verify: 'packages/verify/src/main.ts',
   image: 'packages/image/src/main.ts',
+  doctor: 'packages/doctor/src/main.ts',
 };
 
 const only = process.argv.slice(2);

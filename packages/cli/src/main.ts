@@ -4,6 +4,7 @@ import { AIRLOCK_VERSION, lazyCommand, runCli } from '@airlock/step-kit';
 import { imageBuildStep } from '@airlock/image/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
+import { doctorStep } from '@airlock/doctor/inputs';
 
 export const VERSION = AIRLOCK_VERSION;
 
@@ -29,6 +30,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
     .addCommand(lazyCommand('image', `${imageBuildStep.summary} (image build)`, async () => (await image()).buildImageCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
     .addHelpText(
       'after',
       `
