@@ -5,7 +5,7 @@ import { repoRoot } from './helpers/images.js';
 
 /** The package boundaries the CI-wrapper generator and the bundles rely on. */
 const packagesDir = path.join(repoRoot, 'packages');
-const STEPS = ['copy', 'sign', 'verify'];
+const STEPS = ['copy', 'sign', 'verify', 'chart'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
