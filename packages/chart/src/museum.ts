@@ -56,7 +56,7 @@ export async function pushChartMuseum(chart: ResolvedChart, baseUrl: string, htt
   const v = versionSchema.safeParse(parsed);
   const stored = v.success ? v.data.digest : undefined;
   if (stored === hexOf(chart.digest)) return { url, status: 'exists' };
-  throw new AirlockError('BAD_INPUT', `${url} already holds ${chart.name} ${chart.version} with different content (digest ${stored ?? 'unknown'}, this one ${hexOf(chart.digest)})`, {
+  throw new AirlockError('DENIED', `${url} already holds ${chart.name} ${chart.version} with different content (digest ${stored ?? 'unknown'}, this one ${hexOf(chart.digest)})`, {
     hint: 'a published chart version must not change; bump the version (or allow overwrites on the server and delete it first)',
   });
 }

@@ -80,7 +80,7 @@ export async function writeChartToDir(chart: ResolvedChart, dir: string, opts: {
   for (const [name, list] of Object.entries(existing?.entries ?? {})) entries[name] = [...(list ?? [])];
   const same = entries[chart.name]?.find((e) => e.version === chart.version);
   if (same && same.digest !== undefined && same.digest !== hex) {
-    throw new AirlockError('BAD_INPUT', `${indexPath} already lists ${chart.name} ${chart.version} with digest ${String(same.digest)}, not ${hex}`, {
+    throw new AirlockError('DENIED', `${indexPath} already lists ${chart.name} ${chart.version} with digest ${String(same.digest)}, not ${hex}`, {
       hint: 'a published chart version must not change; bump the version, or remove the old entry and file first',
     });
   }
