@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { AirlockError, DefaultCredentials } from '@airlock/oci';
+import { AirlockError } from '@airlock/oci';
 import { commandFor, connectionFlags, registriesFrom } from '@airlock/step-kit';
 import { copyChart, parseChartDestination } from './copy.js';
+import { chartHttpFor } from './http.js';
 import { chartImages, parseValues } from './images.js';
 import { chartCopyStep, chartGroupSummary, chartImagesStep } from './inputs.js';
 import { parseChartSource, resolveChart } from './resolve.js';
@@ -10,7 +11,7 @@ import { parseChartSource, resolveChart } from './resolve.js';
 export type SetExit = (code: number) => void;
 
 function chartHttp(opts: Record<string, unknown>) {
-  return { registries: registriesFrom(connectionFlags(opts)), credentials: new DefaultCredentials() };
+  return chartHttpFor(registriesFrom(connectionFlags(opts)));
 }
 
 const optString = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);

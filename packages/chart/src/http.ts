@@ -1,4 +1,4 @@
-import { AirlockError, type CredentialProvider, type Registries, readLimited } from '@airlock/oci';
+import { AirlockError, type CredentialProvider, DefaultCredentials, type Registries, readLimited } from '@airlock/oci';
 
 /**
  * HTTP for chart repositories and ChartMuseum, over the registries' transport (the same TLS
@@ -62,4 +62,9 @@ export function httpError(what: string, url: string, status: number, body: Buffe
   }
   if (status === 404) return new AirlockError('NOT_FOUND', `${what}: ${url} not found (404)`, { hint: 'check the repository URL, chart name and version' });
   return new AirlockError('REGISTRY', `${what}: ${url} answered ${status}${text ? ` (${text})` : ''}`, { hint: 'the server refused the request' });
+}
+
+/** HTTP for charts over these registries' transport, with the standard credential chain. */
+export function chartHttpFor(registries: Registries, credentials?: CredentialProvider): ChartHttp {
+  return { registries, credentials: credentials ?? new DefaultCredentials() };
 }
