@@ -42,7 +42,8 @@ export class DeterministicTar {
   async addBytes(name: string, bytes: Buffer): Promise<void> {
     this.#check();
     await new Promise<void>((resolve, reject) => {
-      this.#pack.entry(this.#header(name, bytes.length), bytes, (e) => (e ? reject(e) : resolve()));
+      const entry = this.#pack.entry(this.#header(name, bytes.length), bytes, (e) => (e ? reject(e) : resolve()));
+      (entry as unknown as NodeJS.EventEmitter).on('error', reject);
     });
   }
 
@@ -51,6 +52,8 @@ export class DeterministicTar {
     this.#check();
     await new Promise<void>((resolve, reject) => {
       const entry = this.#pack.entry(this.#header(name, size), (e) => (e ? reject(e) : resolve()));
+      // A short or long stream fails the entry ("Size mismatch"): the archive is abandoned.
+      (entry as unknown as NodeJS.EventEmitter).on('error', reject);
       content.on('error', (e) => {
         entry.destroy(e);
         reject(e);
