@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +153,35 @@ describe('docker-archive: docker save / docker load interoperability (real regis
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/has no image example.com\/nope:1 \(images: @0 /);
     expect(await headTag(reg, 'again/x', '1')).toBe(404);
+    // A mirror list reads from the archive too; --to maps the names recorded in it.
+    const back = path.join(dir, 'back.txt');
+    writeFileSync(back, `docker-archive:${file}:${reg.host}/src/app:v1\ndocker-archive:${file}:${reg.host}/src/tool:v2\n`);
+    const m = await runCli(['mirror', '-f', back, '--to', `${reg.host}/restored`]);
+    expect(m.code, m.stderr).toBe(0);
+    expect((await rawOf(`docker://${reg.host}/restored/src/tool:v2`)).config.digest).toBe(JSON.parse(await skopeoInspect(`docker-archive:${file}:${reg.host}/src/tool:v2`, { raw: true })).config.digest);
+  });
+
+  it('an index with one real platform (plus an attestation manifest) needs no --platform', async () => {
+    const dir = tmp();
+    const layout = path.join(dir, 'layout');
+    cpSync(images.layoutDir, layout, { recursive: true });
+    const top = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    const idx = JSON.parse(blobOf(layout, top.manifests[0]!.digest).toString()) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] };
+    const amd = idx.manifests.find((m) => m.platform.architecture === 'amd64')!;
+    const arm = idx.manifests.find((m) => m.platform.architecture === 'arm64')!;
+    const single = { ...idx, manifests: [amd, { ...arm, platform: { os: 'unknown', architecture: 'unknown' } }] };
+    const bytes = Buffer.from(JSON.stringify(single));
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    writeFileSync(path.join(layout, 'blobs', 'sha256', digest.slice(7)), bytes);
+    top.manifests.push({ ...top.manifests[0]!, digest, size: bytes.length, annotations: { 'org.opencontainers.image.ref.name': 'single' } } as (typeof top.manifests)[number]);
+    writeFileSync(path.join(layout, 'index.json'), JSON.stringify(top));
+    const file = path.join(dir, 'single.tar');
+    const r = await runCli(['copy', '--json', `oci:${layout}:single`, `docker-archive:${file}:x/single:1`]);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = copyReportSchema.parse(JSON.parse(r.stdout));
+    expect(rep.images[0]!.platforms).toEqual(['linux/amd64']);
+    expect(rep.images[0]!.destinationDigest).toBe(amd.digest);
+    expect(((await skopeoInspect(`docker-archive:${file}`)) as Inspect).Architecture).toBe('amd64');
   });
 
   it('reads gzip layers and legacy layer.tar links; a layer that does not match its diff_id is refused', async () => {
