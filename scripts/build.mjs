@@ -17,6 +17,7 @@ export const entrypoints = {
   verify: 'packages/verify/src/main.ts',
   image: 'packages/image/src/main.ts',
   doctor: 'packages/doctor/src/main.ts',
+  chart: 'packages/chart/src/main.ts',
 };
 
 const only = process.argv.slice(2);

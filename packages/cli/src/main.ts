@@ -5,6 +5,7 @@ import { imageBuildStep } from '@airlock/image/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
 import { doctorStep } from '@airlock/doctor/inputs';
+import { chartGroupSummary } from '@airlock/chart/inputs';
 
 export const VERSION = AIRLOCK_VERSION;
 
@@ -12,6 +13,7 @@ export const VERSION = AIRLOCK_VERSION;
 const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
 const image = () => import('@airlock/image');
+const chart = () => import('@airlock/chart');
 
 void runCli((setExit) =>
   new Command('airlock')
@@ -31,6 +33,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('image', `${imageBuildStep.summary} (image build)`, async () => (await image()).buildImageCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
     .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
+    .addCommand(lazyCommand('chart', chartGroupSummary, async () => (await chart()).buildChartCommand, setExit))
     .addHelpText(
       'after',
       `

@@ -8,10 +8,10 @@ export const copyOutputs: OutputDef[] = [
 
 export const copyStep: StepDef = {
   name: 'copy',
-  summary: 'Copy one image (all platforms, with signatures and referrers) between registries and OCI layouts',
+  summary: 'Copy one image (all platforms, with signatures and referrers) between registries, OCI layouts and docker save archives',
   inputs: [
-    { name: 'source', type: 'string', positional: true, required: true, valueName: 'SRC', description: 'HOST/REPO[:TAG][@DIGEST] or oci:DIR[:TAG]' },
-    { name: 'destination', type: 'string', positional: true, required: true, valueName: 'DST', description: 'HOST/REPO[:TAG] or oci:DIR[:TAG] (default tag: the source tag)' },
+    { name: 'source', type: 'string', positional: true, required: true, valueName: 'SRC', description: 'HOST/REPO[:TAG][@DIGEST], oci:DIR[:TAG], or docker-archive:FILE[:NAME:TAG|:@N]' },
+    { name: 'destination', type: 'string', positional: true, required: true, valueName: 'DST', description: 'HOST/REPO[:TAG], oci:DIR[:TAG], or docker-archive:FILE[:NAME:TAG] (default tag or name: the source\'s)' },
     ...transferInputs,
     dotenvInput,
   ],
@@ -22,6 +22,13 @@ Examples:
   airlock copy ghcr.io/acme/app:2.1 oci:./bundle:app-2.1          # registry → OCI layout
   airlock copy oci:./bundle:app-2.1 registry.local/acme/app:2.1   # layout → registry
   airlock copy --platform linux/amd64 quay.io/org/tool:v1 127.0.0.1:5000/tool:v1
+  airlock copy docker-archive:app.tar registry.local/acme/app:2.1   # a docker save tarball
+  airlock copy --platform linux/amd64 ghcr.io/acme/app:2.1 docker-archive:app.tar:acme/app:2.1   # for docker load
+
+docker-archive: reads what docker save and skopeo write (manifest.json, and the OCI form of
+docker >= 25); each layer is checked against the config's diff_ids. Without an OCI index in the
+archive the manifest is computed (the report marks its digest "sourceDigestComputed"). Written
+archives hold one platform per image (--platform picks it) and are read by docker load and skopeo.
 
 Digests are preserved: manifests move as the exact bytes received, every blob is verified
 while it streams, and the tag is written only after everything it points to is in place.
@@ -58,6 +65,7 @@ YAML list:
 
 Examples:
   airlock mirror -f images.txt --to registry.local/mirror
+  airlock mirror -f images.txt --to docker-archive:images.tar --platform linux/amd64   # one docker load file
   airlock mirror -f images.yaml --rewrite gcr.io/acme=registry.local/acme --junit mirror.xml
 
 Sharding (--shard I/N, or --shard ci in a GitLab job with parallel: N): the list is ordered by a

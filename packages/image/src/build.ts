@@ -5,7 +5,8 @@ import {
   copyImage,
   descriptorOf,
   digestOf,
-  formatReference,
+  describeLocation,
+  tagOfLocation,
   openSink,
   openSource,
   OverlaySource,
@@ -76,9 +77,7 @@ export async function layerEntries(bundleDir: string): Promise<LayerEntry[]> {
   ];
 }
 
-function describe(loc: Location): string {
-  return loc.kind === 'layout' ? `oci:${loc.dir}${loc.tag ? `:${loc.tag}` : ''}` : formatReference(loc.ref);
-}
+const describe = (loc: Location): string => describeLocation(loc);
 
 /**
  * The base plus the Airlock layer, pushed to `to`: each platform manifest of the base gets a new
@@ -91,6 +90,7 @@ export async function buildRunnerImage(o: BuildOptions): Promise<BuildResult> {
     throw new AirlockError('USAGE', `--to ${o.to.input}: give a tag (the image does not exist yet, so it has no digest to pin)`, { hint: 'e.g. --to registry.local/tools/airlock:0.1.0' });
   }
   if (o.to.kind === 'layout' && !o.to.tag) throw new AirlockError('USAGE', `--to ${o.to.input}: give a tag, oci:DIR:TAG`);
+  if (o.to.kind === 'docker-archive') throw new AirlockError('USAGE', `--to ${o.to.input}: a docker archive holds one platform; push the runner image to a registry or an OCI layout`);
   const entries = await layerEntries(o.bundleDir);
   const layer = await buildLayer(entries, new Date(o.created));
   try {
@@ -148,7 +148,7 @@ export async function buildRunnerImage(o: BuildOptions): Promise<BuildResult> {
       overlay.addManifest(result);
     }
     const sink = await openSink(o.to, o);
-    const tag = o.to.kind === 'layout' ? o.to.tag! : o.to.ref.tag!;
+    const tag = tagOfLocation(o.to)!;
     const ctx = new TransferContext({ referrers: false, concurrency: o.concurrency ?? 8, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
     const copied = await copyImage({ source: overlay, reference: result.digest, sink, tag, sourceName: `${baseName} + airlock ${o.version}`, destinationName: describe(o.to) }, ctx);
     await sink.close?.();

@@ -55,6 +55,13 @@ describe('parseLocation', () => {
     expect(parseLocation('docker://reg.io/a:b')).toMatchObject({ kind: 'registry', ref: { registry: 'reg.io', repository: 'a', tag: 'b' } });
     expect(() => parseLocation('oci:')).toThrowError(/directory is missing/);
     expect(() => parseLocation('oci:/x:bad tag')).toThrowError(/not a valid tag/);
-    expect(() => parseLocation('docker-archive:/x.tar')).toThrowError(/unsupported transport/);
+    expect(() => parseLocation('oci-archive:/x.tar')).toThrowError(/unsupported transport/);
+    expect(parseLocation('docker-archive:/x.tar')).toEqual({ kind: 'docker-archive', file: '/x.tar', input: 'docker-archive:/x.tar' });
+    expect(parseLocation('docker-archive:/x.tar:nginx')).toMatchObject({ kind: 'docker-archive', file: '/x.tar', ref: 'docker.io/library/nginx:latest' });
+    expect(parseLocation('docker-archive:x.tar:reg.io:5000/a/b:1.2')).toMatchObject({ file: 'x.tar', ref: 'reg.io:5000/a/b:1.2' });
+    expect(parseLocation('docker-archive:x.tar:@2')).toMatchObject({ file: 'x.tar', ref: '@2' });
+    expect(() => parseLocation('docker-archive:')).toThrowError(/the file is missing/);
+    expect(() => parseLocation('docker-archive:x.tar:@two')).toThrowError(/not an image index/);
+    expect(() => parseLocation(`docker-archive:x.tar:a@sha256:${'a'.repeat(64)}`)).toThrowError(/by tag, not digest/);
   });
 });

@@ -15,7 +15,7 @@ export async function resolveImage(input: string, registries: Registries, identi
   const manifest = await repo.getManifest(reference);
   let name = identity;
   if (!name) {
-    if (loc.kind === 'layout') {
+    if (loc.kind !== 'registry') {
       throw new AirlockError('USAGE', `${input}: an OCI layout has no repository name to sign for`, { hint: 'pass --identity REGISTRY/REPOSITORY (the name the image will be deployed as)' });
     }
     name = formatReference({ registry: loc.ref.registry, repository: loc.ref.repository });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { AirlockError, destinationFor, parseLocation, parsePlatform, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
+import { AirlockError, destinationFor, imageNameOfLocation, parseLocation, parsePlatform, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
 import { parseYamlDocument } from './yaml.js';
 
 /**
@@ -69,8 +69,8 @@ export function planTransfers(entries: ImageListEntry[], opts: { to?: string; re
     let destination: Location;
     try {
       source = parseLocation(e.source);
-      const dst = e.destination ?? (source.kind === 'registry' ? destinationFor(e.source, opts, e.where) : undefined);
-      if (!dst) throw new AirlockError('USAGE', `${e.where}: a layout source needs an explicit destination`);
+      const dst = e.destination ?? defaultDestination(source, e.source, opts, e.where);
+      if (!dst) throw new AirlockError('USAGE', `${e.where}: a ${source.kind === 'layout' ? 'layout' : 'docker archive'} source without an image name needs an explicit destination`);
       destination = parseLocation(dst, { defaultTag: false });
     } catch (err) {
       if (err instanceof AirlockError) throw new AirlockError(err.code, `${e.where}: ${err.message}`, { hint: err.hint });
@@ -79,4 +79,16 @@ export function planTransfers(entries: ImageListEntry[], opts: { to?: string; re
     const platforms = e.platforms ? e.platforms.map(parsePlatform) : opts.platforms;
     return { source, destination, ...(platforms?.length ? { platforms } : {}) };
   });
+}
+
+/**
+ * Where an entry goes without a destination of its own: `--to docker-archive:FILE` gathers every
+ * image into one archive under its own name; otherwise `--to`/`--rewrite` map the name (a docker
+ * archive source named by NAME:TAG maps like that name).
+ */
+function defaultDestination(source: Location, input: string, opts: { to?: string; rewrites: Rewrite[] }, where: string): string | undefined {
+  if (opts.to?.startsWith('docker-archive:') && !opts.rewrites.length) return opts.to;
+  if (source.kind === 'registry') return destinationFor(input, opts, where);
+  const name = imageNameOfLocation(source);
+  return name ? destinationFor(name, opts, where) : undefined;
 }

@@ -25,7 +25,7 @@ export function imageLine(r: ImageResult): string {
   if (r.status === 'failed') return `${base}: ${r.error?.message ?? 'failed'}${r.error?.hint ? ` (${r.error.hint})` : ''}`;
   const parts = [
     `${r.status}`,
-    `digest ${shortDigest(r.destinationDigest)}`,
+    `digest ${shortDigest(r.destinationDigest)}${r.sourceDigestComputed ? ' (computed: the archive has no manifest)' : ''}`,
     `blobs ${r.blobs.copied} copied/${r.blobs.mounted} mounted/${r.blobs.skipped} skipped`,
     formatBytes(r.bytes),
   ];

@@ -41,7 +41,7 @@ export interface Target {
 
 /** The name policies match: REGISTRY/REPOSITORY, or oci:DIR for a layout. */
 export function matchName(loc: Location): string {
-  return loc.kind === 'registry' ? repositoryName(loc.ref) : `oci:${loc.dir}`;
+  return loc.kind === 'registry' ? repositoryName(loc.ref) : loc.kind === 'layout' ? `oci:${loc.dir}` : `docker-archive:${loc.file}`;
 }
 
 const BUNDLE_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle';

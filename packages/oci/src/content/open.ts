@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { AirlockError } from '../errors.js';
 import type { Location } from '../ref/location.js';
 import type { Registries } from '../registry/client.js';
 import type { UploadOptions } from '../registry/upload.js';
+import { DockerArchiveSink } from './docker-archive-sink.js';
+import { DockerArchiveSource } from './docker-archive-source.js';
 import { LayoutRepo } from './layout-repo.js';
 import { RegistryRepo } from './registry-repo.js';
 import type { ContentSink, ContentSource, Repository } from './types.js';
@@ -20,12 +23,14 @@ export interface OpenOptions {
 /** The reference to read at a location: its tag or digest ('' for a layout's only image). */
 export function referenceOf(loc: Location): string {
   if (loc.kind === 'layout') return loc.tag ?? '';
+  if (loc.kind === 'docker-archive') return loc.ref ?? '';
   return loc.ref.digest ?? loc.ref.tag ?? 'latest';
 }
 
-/** A stable key for a location's endpoint (one repository, one layout directory). */
+/** A stable key for a location's endpoint (one repository, one layout directory, one archive file). */
 export function endpointKey(loc: Location): string {
-  if (loc.kind === 'layout') return `layout:${loc.dir}`;
+  if (loc.kind === 'layout') return `layout:${resolve(loc.dir)}`;
+  if (loc.kind === 'docker-archive') return `docker-archive:${resolve(loc.file)}`;
   return `registry:${loc.ref.registry}/${loc.ref.repository}`;
 }
 
@@ -33,6 +38,8 @@ export async function openSource(loc: Location, opts: OpenOptions): Promise<Cont
   switch (loc.kind) {
     case 'layout':
       return LayoutRepo.source(loc.dir);
+    case 'docker-archive':
+      return DockerArchiveSource.open(loc.file);
     case 'registry':
       return new RegistryRepo(opts.registries.client(loc.ref.registry), loc.ref.repository, opts.upload);
   }
@@ -42,6 +49,8 @@ export async function openSink(loc: Location, opts: OpenOptions): Promise<Conten
   switch (loc.kind) {
     case 'layout':
       return LayoutRepo.sink(loc.dir);
+    case 'docker-archive':
+      return new DockerArchiveSink(loc.file);
     case 'registry':
       return new RegistryRepo(opts.registries.client(loc.ref.registry), loc.ref.repository, opts.upload);
   }
@@ -58,6 +67,10 @@ export async function openRepository(loc: Location, registries: Registries): Pro
       const repo = existsSync(join(loc.dir, 'oci-layout')) ? await LayoutRepo.sink(loc.dir) : await LayoutRepo.source(loc.dir);
       return { repo, reference };
     }
+    case 'docker-archive':
+      throw new AirlockError('USAGE', `${loc.input}: signatures and attachments cannot be stored in a docker archive`, {
+        hint: 'sign the image in a registry or an OCI layout (oci:DIR:TAG)',
+      });
     case 'registry':
       return { repo: new RegistryRepo(registries.client(loc.ref.registry), loc.ref.repository), reference };
   }

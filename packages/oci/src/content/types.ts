@@ -21,6 +21,11 @@ export interface ContentSource {
   listTags(): Promise<string[]>;
   /** OCI 1.1 referrers API; undefined when the source has no such API. */
   referrers(digest: Digest): Promise<Descriptor[] | undefined>;
+  /**
+   * Optional: whether a manifest digest was made by the source rather than read (a `docker save`
+   * archive has no manifest of its own): reports say the digest was computed.
+   */
+  isSynthesized?(digest: Digest): boolean;
 }
 
 /**
@@ -47,6 +52,10 @@ export interface ContentSink {
   referrers?(digest: Digest): Promise<Descriptor[] | undefined>;
   /** Optional: finish what was written (an archive's index, a temp file renamed). Called once. */
   close?(): Promise<void>;
+  /** Optional: the sink holds one platform per image (a docker archive): an index is narrowed to one. */
+  readonly onePlatform?: boolean;
+  /** Optional: false when the sink cannot hold signatures and referrers (a docker archive): none are sent. */
+  readonly acceptsReferrers?: boolean;
 }
 
 /** A repository that can be read and written: where signatures and attachments are added. */

@@ -36,7 +36,8 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
     // holds now, and the source's tag list (where cosign attachments are found).
     const tagAtDest = req.tag && !ctx.options.force ? req.sink.resolve(req.tag) : undefined;
     tagAtDest?.catch(() => undefined);
-    if (ctx.referrers) ctx.tagsOf(req.source).catch(() => undefined);
+    const referrers = ctx.referrers && req.sink.acceptsReferrers !== false;
+    if (referrers) ctx.tagsOf(req.source).catch(() => undefined);
     const top = await req.source.getManifest(req.reference);
     const chosen = await selectPlatforms(top, req, ctx);
     if (req.expectDigest && chosen.manifest.digest !== req.expectDigest) {
@@ -48,7 +49,7 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
     const existing = ctx.options.force ? undefined : await (tagAtDest ?? req.sink.resolve(destRef));
     const upToDate = existing === chosen.manifest.digest;
     if (!upToDate) await copyManifest(chosen.manifest, destRef, req, ctx, scope);
-    if (ctx.referrers) {
+    if (referrers) {
       const subjects = [top.digest, chosen.manifest.digest, ...(chosen.manifest.kind === 'index' ? chosen.manifest.index.manifests.map((d) => d.digest) : [])];
       await copyReferrers([...new Set(subjects)], req.source, req.sink, ctx, scope);
     }
@@ -56,6 +57,7 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
       source,
       destination,
       sourceDigest: top.digest,
+      ...(req.source.isSynthesized?.(top.digest) ? { sourceDigestComputed: true } : {}),
       destinationDigest: chosen.manifest.digest,
       status: ctx.dryRun ? (upToDate ? 'skipped' : 'planned') : upToDate && scope.stats.manifests === 0 ? 'skipped' : 'copied',
       ...(chosen.platforms ? { platforms: chosen.platforms } : {}),
@@ -85,6 +87,19 @@ async function selectPlatforms(top: Manifest, req: CopyRequest, ctx: TransferCon
   const specs = ctx.options.platforms;
   if (top.kind !== 'index') return { manifest: top };
   const all = top.index.manifests.filter((d) => d.platform).map((d) => platformString(d.platform!));
+  if (req.sink.onePlatform) {
+    // A docker archive holds one platform: the one asked for, or the only real one (attestation
+    // manifests, platform unknown/unknown, do not count).
+    const real = top.index.manifests.filter((d) => d.platform && !(d.platform.os === 'unknown' && d.platform.architecture === 'unknown'));
+    const picked = specs?.length ? real.filter((d) => specs.some((s) => platformMatches(s, d.platform))) : real;
+    if (picked.length !== 1) {
+      const has = picked.length ? 'several platforms' : `no ${specs?.map(platformString).join(' or ') ?? 'single'} platform`;
+      throw new AirlockError('USAGE', `${req.sink.name} holds one platform per image; ${req.source.name}:${req.reference} has ${has}`, {
+        hint: `choose one with --platform (available: ${all.join(', ') || 'none declared'})`,
+      });
+    }
+    return { manifest: await req.source.getManifest(picked[0]!.digest), platforms: [platformString(picked[0]!.platform!)] };
+  }
   if (!specs?.length) return { manifest: top, platforms: all };
   const picked = top.index.manifests.filter((d) => specs.some((s) => platformMatches(s, d.platform)));
   if (picked.length === 0) {

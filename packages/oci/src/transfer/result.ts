@@ -19,6 +19,8 @@ export interface ImageResult extends TransferStats {
   source: string;
   destination: string;
   sourceDigest?: Digest;
+  /** The source had no manifest of its own (a `docker save` archive): sourceDigest was computed. */
+  sourceDigestComputed?: boolean;
   destinationDigest?: Digest;
   status: ImageStatus;
   platforms?: string[];
@@ -31,6 +33,7 @@ export const imageResultSchema = z.object({
   source: z.string(),
   destination: z.string(),
   sourceDigest: z.string().optional(),
+  sourceDigestComputed: z.boolean().optional(),
   destinationDigest: z.string().optional(),
   status: z.enum(['copied', 'skipped', 'planned', 'failed']),
   platforms: z.array(z.string()).optional(),

@@ -1,9 +1,7 @@
-import { resolve as resolvePath } from 'node:path';
-import { toAirlockError } from '../errors.js';
+import { AirlockError, toAirlockError } from '../errors.js';
 import { endpointKey, openSink, openSource, referenceOf } from '../content/open.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
-import { formatReference } from '../ref/reference.js';
-import type { Location } from '../ref/location.js';
+import { describeLocation, imageNameOfLocation, tagOfLocation, type Location } from '../ref/location.js';
 import type { Registries } from '../registry/client.js';
 import type { UploadOptions } from '../registry/upload.js';
 import { mapSettled } from '../util/limit.js';
@@ -37,7 +35,7 @@ class Endpoints {
   constructor(readonly opts: RunOptions) {}
 
   static #key(loc: Location): string {
-    return loc.kind === 'layout' ? `layout:${resolvePath(loc.dir)}` : endpointKey(loc);
+    return endpointKey(loc);
   }
 
   #once<T>(cache: Map<string, Promise<T>>, loc: Location, open: () => Promise<T>): Promise<T> {
@@ -54,7 +52,15 @@ class Endpoints {
   async sink(loc: Location, sourceLoc: Location): Promise<{ sink: ContentSink; tag?: string; pinned?: string }> {
     const sink = await this.#once(this.#sinks, loc, () => openSink(loc, this.opts));
     // Without an explicit destination tag, keep the source's tag (or store by digest).
-    const srcTag = sourceLoc.kind === 'layout' ? sourceLoc.tag : sourceLoc.ref.tag;
+    const srcTag = tagOfLocation(sourceLoc);
+    if (loc.kind === 'docker-archive') {
+      // A docker archive records full names (RepoTags): the one given, else the source's.
+      if (loc.ref?.startsWith('@')) {
+        throw new AirlockError('USAGE', `${loc.input}: @N selects an image to read; a destination needs a name`, { hint: 'write docker-archive:FILE:NAME:TAG, or docker-archive:FILE to keep the source name' });
+      }
+      const name = loc.ref ?? imageNameOfLocation(sourceLoc);
+      return { sink, ...(name ? { tag: name } : {}) };
+    }
     if (loc.kind === 'layout') {
       const tag = loc.tag ?? srcTag;
       return { sink, ...(tag ? { tag } : {}) };
@@ -84,10 +90,7 @@ class Endpoints {
   }
 }
 
-function describe(loc: Location, tag?: string): string {
-  if (loc.kind === 'layout') return `oci:${loc.dir}${(tag ?? loc.tag) ? `:${tag ?? loc.tag}` : ''}`;
-  return formatReference(tag && !loc.ref.tag ? { ...loc.ref, tag } : loc.ref);
-}
+const describe = describeLocation;
 
 /**
  * Copy many images in parallel; one failure never stops the others. Results come back in job order.
