@@ -11,12 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
 import type { CopyReport } from '@airlock/oci';
-import { wrapperInputs, type InputDef, type StepDef, type StepOutputs } from '@airlock/step-kit';
-import { copyStep, mirrorStep, reportMergeStep } from '@airlock/copy/inputs';
+import { outputEnvName, wrapperInputs, type InputDef, type StepDef, type StepOutputs } from '@airlock/step-kit';
 import { transferOutputValues } from '@airlock/copy';
-import { signStep } from '@airlock/sign/inputs';
-import { verifyStep } from '@airlock/verify/inputs';
 import { verifyOutputValues, type VerifyReport } from '@airlock/verification';
+import { STEP_DEFS } from './steps.js';
 
 const CLI_FLAG = '--airlock-cli';
 
@@ -27,13 +25,10 @@ interface Wrapped {
   reportInput: string;
 }
 
-const STEPS: Record<string, Wrapped> = {
-  copy: { step: copyStep, cli: ['copy'], reportInput: 'report' },
-  mirror: { step: mirrorStep, cli: ['mirror'], reportInput: 'report' },
-  'report-merge': { step: reportMergeStep, cli: ['report', 'merge'], reportInput: 'json-out' },
-  sign: { step: signStep, cli: ['sign'], reportInput: 'report' },
-  verify: { step: verifyStep, cli: ['verify'], reportInput: 'report' },
-};
+/** Every step with CI wrappers (StepDef.ci), generated into steps.ts from the definitions. */
+const STEPS: Record<string, Wrapped> = Object.fromEntries(
+  Object.entries(STEP_DEFS).map(([name, step]) => [name, { step, cli: step.ci!.command, reportInput: step.ci!.reportInput ?? 'report' }]),
+);
 
 /** Every input name any step has (action.yml declares their union). */
 const ALL_INPUTS = new Set(Object.values(STEPS).flatMap((w) => w.step.inputs.filter((i) => !i.cliOnly).map((i) => i.name)));
@@ -96,8 +91,22 @@ export function failureLine(stderr: string, code: number, name: string): string 
   return `airlock ${name}: ${lines[at]!.replace(/:$/, '')}${first ? `: ${first}` : ''}`;
 }
 
+/** Outputs a step wrote as `AIRLOCK_<OUTPUT>=value` lines (its --dotenv), for steps without a table. */
+function outputsFromDotenv(step: StepDef, file: string | undefined): StepOutputs | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const values: Record<string, string> = {};
+  for (const o of step.outputs ?? []) {
+    const key = `${outputEnvName(o.name)}=`;
+    const line = lines.find((l) => l.startsWith(key));
+    if (line) values[o.name] = line.slice(key.length);
+  }
+  return { values, digests: [] };
+}
+
 function outputsFrom(name: string, file: string): { outputs?: StepOutputs; rows: string[][] } {
   if (!existsSync(file)) return { rows: [] };
+  if (!['copy', 'mirror', 'report-merge', 'verify', 'sign'].includes(name)) return { rows: [] };
   const report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   if (name === 'verify') {
     const r = report as unknown as VerifyReport;
@@ -155,12 +164,16 @@ async function action(): Promise<void> {
 
   const dir = mkdtempSync(path.join(process.env.RUNNER_TEMP ?? tmpdir(), 'airlock-'));
   const reportFile = String(params[wrapped.reportInput] ?? path.join(dir, 'report.json'));
-  params[wrapped.reportInput] = reportFile;
+  if (step.inputs.some((i) => i.name === wrapped.reportInput)) params[wrapped.reportInput] = reportFile;
+  const dotenvFile = step.inputs.some((i) => i.name === 'dotenv') ? String(params.dotenv ?? path.join(dir, 'outputs.env')) : undefined;
+  if (dotenvFile) params.dotenv = dotenvFile;
   env.AIRLOCK_PARAMS = JSON.stringify(params);
 
   const { code, stderr } = await run([...wrapped.cli, '--inputs-from-env'], env);
 
-  const { outputs, rows } = outputsFrom(name, reportFile);
+  const table = outputsFrom(name, reportFile);
+  const rows = table.rows;
+  const outputs = table.outputs ?? outputsFromDotenv(step, dotenvFile);
   if (outputs) {
     await core.group(`Airlock ${name}: outputs`, async () => {
       for (const [k, v] of Object.entries(outputs.values)) {

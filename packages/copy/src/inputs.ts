@@ -7,6 +7,7 @@ export const copyOutputs: OutputDef[] = [
 ];
 
 export const copyStep: StepDef = {
+  ci: { component: 'copy', command: ['copy'], example: { source: 'registry.example.com/acme/app:1.4', destination: '$CI_REGISTRY_IMAGE/app:1.4' } },
   name: 'copy',
   summary: 'Copy one image (all platforms, with signatures and referrers) between registries, OCI layouts and docker save archives',
   inputs: [
@@ -39,6 +40,7 @@ ${EXIT_CODES_HELP}`,
 };
 
 export const mirrorStep: StepDef = {
+  ci: { component: 'mirror', command: ['mirror'], parallel: true, example: { file: 'images.txt', to: '$CI_REGISTRY_IMAGE/mirror', parallel: 3 } },
   name: 'mirror',
   summary: 'Copy a list of images in parallel, rewriting their names for the private registry',
   inputs: [
@@ -82,6 +84,7 @@ ${EXIT_CODES_HELP}`,
 
 /** `airlock report merge`: one report from the reports of mirror shards (GitLab `parallel: N`). */
 export const reportMergeStep: StepDef = {
+  ci: { component: 'report-merge', command: ['report', 'merge'], reportInput: 'json-out', merge: true, gitlabDefaults: { reports: ['airlock-reports'] }, example: { needs: 'airlock-mirror' } },
   name: 'merge',
   summary: 'Merge copy/mirror JSON reports (e.g. of parallel mirror shards) into one JSON and JUnit report',
   inputs: [

@@ -2,6 +2,12 @@ import { connectionInputs, credentialInputs, EXIT_CODES_HELP, type StepDef } fro
 
 export const imageBuildStep: StepDef = {
   name: 'build',
+  ci: {
+    component: 'image-build',
+    command: ['image', 'build'],
+    fileCredentials: { 'sign-key': 'keyCredentialsId' },
+    example: { base: '$CI_REGISTRY/mirror/library/node:20-bookworm-slim', to: '$CI_REGISTRY_IMAGE/airlock:0.1.0' },
+  },
   summary: 'Build the Airlock runner image: a Node base image you mirrored plus one layer with the bundles (no Docker needed)',
   inputs: [
     { name: 'base', type: 'string', required: true, valueName: 'REF', description: 'the Node base image (all platforms of its index are extended): HOST/REPO:TAG[@DIGEST] or oci:DIR[:TAG]' },
@@ -13,6 +19,7 @@ export const imageBuildStep: StepDef = {
     { name: 'sbom', type: 'string', valueName: 'FORMAT', default: 'spdx', description: 'attach the SBOM of the bundled npm packages as the .sbom tag: spdx, cyclonedx or none' },
     { name: 'sign-key', type: 'string', valueName: 'FILE', description: 'sign the image (index and every platform manifest) with this cosign key; password from COSIGN_PASSWORD or --password-file' },
     { name: 'password-file', type: 'string', valueName: 'FILE', description: 'read the --sign-key password from FILE' },
+    { name: 'cosign-password', type: 'string', secret: true, env: 'COSIGN_PASSWORD', description: 'password of --sign-key (environment only, as cosign)' },
     { name: 'concurrency', type: 'number', valueName: 'N', default: 8, description: 'parallel blob transfers' },
     { name: 'json', type: 'boolean', default: false, cliOnly: true, description: 'print the result as JSON on stdout' },
     { name: 'report', type: 'string', valueName: 'FILE', description: 'write the JSON result to FILE' },

@@ -68,6 +68,7 @@ export const keyImportStep: StepDef = {
 };
 
 export const signStep: StepDef = {
+  ci: { component: 'sign', command: ['sign'], fileCredentials: { key: 'keyCredentialsId' }, example: { images: ['$CI_REGISTRY_IMAGE/app:1.4'], key: '$COSIGN_PRIVATE_KEY' } },
   name: 'sign',
   summary: 'Sign images by digest, cosign-compatible (key or keyless)',
   inputs: [

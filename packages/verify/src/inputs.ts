@@ -66,6 +66,7 @@ const POLICY_HELP = `Policy file (YAML; paths are relative to the policy file; t
 See packages/verify/README.md for the full format.`;
 
 export const verifyStep: StepDef = {
+  ci: { component: 'verify', command: ['verify'], example: { image: ['$CI_REGISTRY_IMAGE/app:1.4'], key: ['cosign.pub'] } },
   name: 'verify',
   summary: 'Verify cosign signatures (legacy .sig and Sigstore bundle referrers) of images, offline',
   inputs: [
