@@ -1,5 +1,5 @@
 import { AirlockError, parseLocation, parseRewrite } from '@airlock/oci';
-import { commandFor, transferFlags } from '@airlock/step-kit';
+import { commandFor, preflightTransfers, transferFlags } from '@airlock/step-kit';
 import { planTransfers, readImageList } from '@airlock/step-kit/image-list';
 import type { Command } from 'commander';
 import { copyStep, mirrorStep } from './inputs.js';
@@ -15,7 +15,9 @@ export function buildCopyCommand(setExit: SetExit): Command {
     const flags = transferFlags(opts);
     const source = parseLocation(src);
     const destination = parseLocation(dst, { defaultTag: false });
-    setExit(await executeTransfers('copy', [{ source, destination, ...(flags.platforms.length ? { platforms: flags.platforms } : {}) }], flags));
+    const jobs = [{ source, destination, ...(flags.platforms.length ? { platforms: flags.platforms } : {}) }];
+    await preflightTransfers(jobs, flags);
+    setExit(await executeTransfers('copy', jobs, flags));
   });
   return cmd;
 }
@@ -27,6 +29,7 @@ export function buildMirrorCommand(setExit: SetExit): Command {
     const rewrites = ((opts.rewrite as string[] | undefined) ?? []).map(parseRewrite);
     const entries = await readImageList(String(opts.file));
     const jobs = planTransfers(entries, { ...(opts.to ? { to: String(opts.to) } : {}), rewrites, platforms: flags.platforms });
+    await preflightTransfers(jobs, flags);
     setExit(await executeTransfers('mirror', jobs, flags));
   });
 }

@@ -26,6 +26,8 @@ export * from './transfer/copy.js';
 export * from './transfer/referrers.js';
 export * from './transfer/walk.js';
 export * from './util/limit.js';
+export * from './util/quote.js';
+export * from './util/temp.js';
 export * from './transfer/run.js';
 export * from './attach/index.js';
 export * from './content/open.js';

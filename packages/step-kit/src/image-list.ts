@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import { AirlockError, destinationFor, parseLocation, parsePlatform, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
+import { AirlockError, destinationFor, parseLocation, parsePlatform, shorten, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
 import { parseYamlDocument } from './yaml.js';
 
 /**
@@ -56,27 +57,66 @@ export async function readImageList(file: string): Promise<ImageListEntry[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new AirlockError('BAD_INPUT', `cannot read image list ${file}`, { hint: 'check the path given to --file' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
+    throw new AirlockError('BAD_INPUT', `cannot read image list ${shorten(file)}: ${why}`, { hint: 'check the path given to --file' });
   }
-  return parseImageList(text, file);
+  return parseImageList(text, shorten(file));
 }
 
-/** Turn entries into jobs, checking every reference before anything is copied. */
+/** The tag a job writes at its destination (`undefined`: stored by digest only), as the engine decides it. */
+function destinationTag(source: Location, destination: Location): string | undefined {
+  const srcTag = source.kind === 'layout' ? source.tag : source.ref.tag;
+  if (destination.kind === 'layout') return destination.tag ?? srcTag;
+  return destination.ref.tag ?? (destination.ref.digest ? undefined : srcTag);
+}
+
+/** Where a job's tag lands: one key per destination tag (repository or layout directory). */
+function destinationKey(source: Location, destination: Location): string | undefined {
+  const tag = destinationTag(source, destination);
+  if (!tag) return undefined;
+  return destination.kind === 'layout' ? `oci:${resolvePath(destination.dir)}:${tag}` : `${destination.ref.registry}/${destination.ref.repository}:${tag}`;
+}
+
+/**
+ * Turn entries into jobs, checking every reference before anything is copied. Destinations:
+ * the entry's own, else the first `--rewrite` whose OLD matches the source name, else `--to`
+ * (rewrite first, --to as the fallback for names no rewrite matches). Two entries writing the same
+ * destination tag would race for it: refused, naming both.
+ */
 export function planTransfers(entries: ImageListEntry[], opts: { to?: string; rewrites: Rewrite[]; platforms?: PlatformSpec[] }): TransferJob[] {
+  const byDestination = new Map<string, ImageListEntry>();
   return entries.map((e) => {
     let source: Location;
     let destination: Location;
     try {
       source = parseLocation(e.source);
       const dst = e.destination ?? (source.kind === 'registry' ? destinationFor(e.source, opts, e.where) : undefined);
-      if (!dst) throw new AirlockError('USAGE', `${e.where}: a layout source needs an explicit destination`);
+      if (!dst) throw new AirlockError('USAGE', `${e.where}: a layout source needs an explicit destination`, { hint: 'add a DESTINATION to the line (a layout has no name for --to or --rewrite to map)' });
       destination = parseLocation(dst, { defaultTag: false });
+    } catch (err) {
+      // Messages that already say where (destinationFor's) are not prefixed twice.
+      if (err instanceof AirlockError) throw err.message.startsWith(`${e.where}:`) ? err : new AirlockError(err.code, `${e.where}: ${err.message}`, { hint: err.hint });
+      throw err;
+    }
+    const key = destinationKey(source, destination);
+    if (key) {
+      const other = byDestination.get(key);
+      if (other) {
+        throw new AirlockError('USAGE', `${other.where} and ${e.where.replace(/^.* (line|entry) /, '$1 ')} both write ${shorten(key)}`, {
+          hint: 'two images would race for one tag: give one of them another destination, or remove the duplicate',
+        });
+      }
+      byDestination.set(key, e);
+    }
+    let platforms: PlatformSpec[] | undefined;
+    try {
+      platforms = e.platforms ? e.platforms.map(parsePlatform) : opts.platforms;
     } catch (err) {
       if (err instanceof AirlockError) throw new AirlockError(err.code, `${e.where}: ${err.message}`, { hint: err.hint });
       throw err;
     }
-    const platforms = e.platforms ? e.platforms.map(parsePlatform) : opts.platforms;
     return { source, destination, ...(platforms?.length ? { platforms } : {}) };
   });
 }

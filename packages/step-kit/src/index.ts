@@ -10,3 +10,5 @@ export * from './files.js';
 export * from './progress.js';
 export * from './main.js';
 export * from './connection.js';
+export * from './interrupt.js';
+export * from './preflight.js';

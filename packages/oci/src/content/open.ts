@@ -15,6 +15,8 @@ import type { ContentSink, ContentSource, Repository } from './types.js';
 export interface OpenOptions {
   registries: Registries;
   upload?: Omit<UploadOptions, 'mountFrom'>;
+  /** Cancels writes to a layout sink (SIGINT/SIGTERM); registry requests are cancelled by their transport. */
+  signal?: AbortSignal;
 }
 
 /** The reference to read at a location: its tag or digest ('' for a layout's only image). */
@@ -41,7 +43,7 @@ export async function openSource(loc: Location, opts: OpenOptions): Promise<Cont
 export async function openSink(loc: Location, opts: OpenOptions): Promise<ContentSink> {
   switch (loc.kind) {
     case 'layout':
-      return LayoutRepo.sink(loc.dir);
+      return LayoutRepo.sink(loc.dir, opts.signal ? { signal: opts.signal } : {});
     case 'registry':
       return new RegistryRepo(opts.registries.client(loc.ref.registry), loc.ref.repository, opts.upload);
   }

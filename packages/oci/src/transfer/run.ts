@@ -111,6 +111,8 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
     let destinationName = describe(job.destination);
     const started = Date.now();
     try {
+      // Interrupted (SIGINT/SIGTERM): images not started yet are not started.
+      if (opts.signal?.aborted) throw opts.signal.reason;
       const { source, reference } = await ends.source(job.source);
       const { sink, tag, pinned } = await ends.sink(job.destination, job.source);
       destinationName = describe(job.destination, tag);
@@ -127,10 +129,21 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
   const closeErrors = await ends.close();
   return results.map((r, i) => {
     const e = closeErrors.get(ends.keyOf(jobs[i]!.destination));
-    if (e === undefined || r.status === 'failed') return r;
+    if (e === undefined || r.status === 'failed') return interrupted(r, opts.signal);
     const err = toAirlockError(e);
     return { ...r, status: 'failed', error: { code: err.code, message: `finishing ${r.destination} failed: ${err.message}`, ...(err.hint ? { hint: err.hint } : {}) } };
   });
+}
+
+/**
+ * After SIGINT/SIGTERM every image that did not finish failed because of it, whatever its request
+ * reported (a reset stream, a cancelled upload): it is marked INTERRUPTED, with the signal's words.
+ */
+function interrupted(r: ImageResult, signal: AbortSignal | undefined): ImageResult {
+  if (!signal?.aborted || r.status !== 'failed' || r.error?.code === 'INTERRUPTED') return r;
+  const reason = toAirlockError(signal.reason);
+  const message = reason.code === 'INTERRUPTED' ? reason.message : 'interrupted before it finished';
+  return { ...r, error: { code: 'INTERRUPTED', message, ...(reason.hint ? { hint: reason.hint } : {}) } };
 }
 
 function failedResult(source: string, destination: string, e: unknown, durationMs: number): ImageResult {
