@@ -11,7 +11,7 @@ export type SetExit = (code: number) => void;
 export function buildCopyCommand(setExit: SetExit): Command {
   const cmd = commandFor(copyStep, async (args, opts) => {
     const [src, dst] = args;
-    if (!src || !dst) throw new AirlockError('USAGE', 'copy needs SRC and DST', { hint: 'airlock copy SRC DST; see airlock copy --help' });
+    if (src === undefined || dst === undefined) throw new AirlockError('USAGE', 'copy needs SRC and DST', { hint: 'airlock copy SRC DST; see airlock copy --help' });
     const flags = transferFlags(opts);
     const source = parseLocation(src);
     const destination = parseLocation(dst, { defaultTag: false });

@@ -106,9 +106,13 @@ export function buildAttestCommand(setExit: SetExit): Command {
     // The type and the predicate are checked before any image is touched.
     try {
       resolvePredicateType(String(o.type));
+    } catch (e) {
+      throw cosignToAirlock(e, '--type');
+    }
+    try {
       cosignPredicate({ type: String(o.type), predicate });
     } catch (e) {
-      throw cosignToAirlock(e, `--type ${shorten(String(o.type), 100)} --predicate ${shorten(String(o.predicate), 100)}`);
+      throw cosignToAirlock(e, `--predicate ${shorten(String(o.predicate))}`);
     }
     await checkImageInputs(args, o);
     const signer = await signerFrom(o);
@@ -157,7 +161,7 @@ export function buildSignBlobCommand(setExit: SetExit): Command {
     const file = args[0]!;
     checkOutputFiles([
       { path: o.bundle as string | undefined, flag: '--bundle', createParents: true },
-      { path: o.outputSignature as string | undefined, flag: '--output-signature', createParents: true },
+      { path: o.outputSignature as string | undefined, flag: '--output-signature' },
     ]);
     let data: Buffer;
     try {

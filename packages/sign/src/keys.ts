@@ -53,6 +53,13 @@ export async function importKeys(opts: { file: string; prefix: string; legacy: b
   } catch {
     throw new AirlockError('BAD_INPUT', `cannot read ${shorten(opts.file)}`, { hint: 'check the path given to --key (a PEM private key)' });
   }
+  const type = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
+  if (type === 'PUBLIC KEY' || type === 'RSA PUBLIC KEY' || type === 'CERTIFICATE') {
+    throw new AirlockError('BAD_INPUT', `${shorten(opts.file)} is a ${type === 'CERTIFICATE' ? 'certificate' : 'public key'}, not a private key`, { hint: 'key import takes the plain PEM private key (PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)' });
+  }
+  if (type?.startsWith('ENCRYPTED ') && type !== 'ENCRYPTED PRIVATE KEY') {
+    throw new AirlockError('BAD_INPUT', `${shorten(opts.file)} is already a cosign key`, { hint: 'use it as it is: airlock sign --key FILE' });
+  }
   let pair;
   try {
     pair = await importKeyPair(pem, { password: opts.password, legacy: opts.legacy });
