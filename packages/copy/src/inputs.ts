@@ -22,6 +22,8 @@ Examples:
 
 Digests are preserved: manifests move as the exact bytes received, every blob is verified
 while it streams, and the tag is written only after everything it points to is in place.
+A new oci:DIR appears only once it holds the image (a failed or interrupted copy leaves no
+directory); an existing layout always keeps its index.json.
 
 ${CREDENTIALS_HELP}
 
@@ -33,8 +35,8 @@ export const mirrorStep: StepDef = {
   summary: 'Copy a list of images in parallel, rewriting their names for the private registry',
   inputs: [
     { name: 'file', type: 'string', required: true, short: 'f', valueName: 'LIST', description: 'image list: text lines "SOURCE [DESTINATION]" (# comments) or YAML (see below)' },
-    { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag' },
-    { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins)' },
+    { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag (with --rewrite: for the names no rewrite matches)' },
+    { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins; applied before --to)' },
     ...transferInputs,
   ],
   outputs: [
@@ -56,9 +58,16 @@ YAML list:
       platforms: [linux/amd64]                   # optional
     - source: quay.io/org/tool@sha256:...
 
+Destinations, first match wins:
+  1. the DESTINATION given on the line (or the YAML entry's destination);
+  2. the first --rewrite OLD=NEW whose OLD is a leading part of the source name (at a / boundary);
+  3. --to PREFIX, for the names no rewrite matches.
+  Two entries that would write the same destination tag are refused (exit 2), naming both lines.
+
 Examples:
   airlock mirror -f images.txt --to registry.local/mirror
   airlock mirror -f images.yaml --rewrite gcr.io/acme=registry.local/acme --junit mirror.xml
+  airlock mirror -f images.txt --rewrite gcr.io/acme=registry.local/acme --to registry.local/mirror
 
 Images run in parallel; a failed image does not stop the others. The exit code is 1 if any
 image failed, and the summary names each failure and why.
