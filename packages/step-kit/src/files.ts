@@ -5,10 +5,10 @@ import { AirlockError, shorten, tempPathFor, trackTemp, untrackTemp } from '@air
 
 /** Write a report atomically (temp + rename), creating its directory; the temp file never stays. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   trackTemp(tmp);
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
