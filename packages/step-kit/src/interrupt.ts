@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { AirlockError, removeLiveTempFilesSync } from '@airlock/oci';
 
 /**
@@ -13,6 +14,8 @@ export type InterruptSignal = 'SIGINT' | 'SIGTERM';
 
 const GRACE_MS = 20_000;
 const controller = new AbortController();
+// Every request and stream of the run listens on it: no "possible memory leak" warning past 10.
+setMaxListeners(0, controller.signal);
 let received: InterruptSignal | undefined;
 let installed = false;
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from './undici-lite.js';
 import { AirlockError } from '../errors.js';
@@ -134,6 +135,8 @@ export class Transport {
 
   constructor(opts: TransportOptions = {}) {
     this.#opts = opts;
+    // Every request in flight listens on the run's signal: more than 10 is normal, not a leak.
+    if (opts.signal) setMaxListeners(0, opts.signal);
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#insecure = new Set(opts.insecureHosts ?? []);
   }
@@ -197,7 +200,9 @@ export class Transport {
     const run = this.#opts.signal;
     if (!req.signal) return run;
     if (!run) return req.signal;
-    return AbortSignal.any([req.signal, run]);
+    const both = AbortSignal.any([req.signal, run]);
+    setMaxListeners(0, both);
+    return both;
   }
 
   /** Why a cancelled request stopped: the abort reason when it is ours (an AirlockError), else INTERRUPTED. */
