@@ -93,7 +93,6 @@ describe('SIGINT/SIGTERM mid-copy', () => {
     await new Promise((r) => setTimeout(r, 300));
     run.kill('SIGINT');
     const r = await run.done;
-    if (process.env.SHOW_SIGNAL_OUTPUT) console.log(r.stderr, r.ms);
     expect(r.code, r.stderr).toBe(130);
     expect(r.ms, 'cancelled promptly, not after the blobs finished').toBeLessThan(15_000);
     expectNoStack(r);
@@ -135,7 +134,6 @@ describe('SIGINT/SIGTERM mid-copy', () => {
     await new Promise((r) => setTimeout(r, 300));
     run.kill('SIGTERM');
     const r = await run.done;
-    if (process.env.SHOW_SIGNAL_OUTPUT) console.log(r.stderr, r.ms);
     expect(r.code, r.stderr).toBe(143);
     expectNoStack(r);
     expect(r.stderr).toMatch(/interrupted by SIGTERM: \d images? not finished/);

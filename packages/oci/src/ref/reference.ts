@@ -62,7 +62,7 @@ export function parseReference(input: string, opts: { defaultTag?: string | fals
   // `127.0.0.1:5000` or `registry.local`: docker would read a Docker Hub image named after the
   // host; nobody means that. The repository is missing.
   if (!rest.includes('/') && looksLikeHost(rest)) {
-    throw new AirlockError('BAD_REFERENCE', `invalid image reference ${quote(input)}: the repository is missing (${rest === s ? "that is" : quote(rest) + " is"} a registry host)`, {
+    throw new AirlockError('BAD_REFERENCE', `invalid image reference ${quote(input)}: the repository is missing (${rest === s ? 'that is' : `${quote(rest)} is`} a registry host)`, {
       hint: `name a repository on that host: HOST[:PORT]/REPOSITORY[:TAG], e.g. ${shorten(rest, 100)}/team/app:1.0`,
     });
   }
