@@ -126,10 +126,11 @@ describe('SIGINT/SIGTERM mid-copy', () => {
     const first = await runCli(['copy', `${reg.host}/src/b:v1`, `oci:${dst}:kept`], { env: { AIRLOCK_REGISTRY: reg.host, AIRLOCK_REGISTRY_USER: reg.username!, AIRLOCK_REGISTRY_PASSWORD: reg.password! } });
     expect(first.code, first.stderr).toBe(0);
     const list = path.join(work, 'list.txt');
-    writeFileSync(list, `${proxy.host}/src/a:v1 oci:${dst}:new\n${proxy.host}/src/b:v1 ${proxy.host}/mirror/b:v1\n`);
+    // The third image fails on its own (no such tag) before the signal: it keeps its own error.
+    writeFileSync(list, `${proxy.host}/src/a:v1 oci:${dst}:new\n${proxy.host}/src/b:v1 ${proxy.host}/mirror/b:v1\n${proxy.host}/src/missing:v9 ${proxy.host}/mirror/m:v1\n`);
     const report = path.join(work, 'mirror.json');
     const junit = path.join(work, 'mirror.xml');
-    const run = start(['mirror', '-f', list, '--report', report, '--junit', junit, '--concurrency', '2'], creds());
+    const run = start(['mirror', '-f', list, '--report', report, '--junit', junit, '--concurrency', '3'], creds());
     await proxy.blobStarted;
     await new Promise((r) => setTimeout(r, 300));
     run.kill('SIGTERM');
@@ -138,9 +139,10 @@ describe('SIGINT/SIGTERM mid-copy', () => {
     expectNoStack(r);
     expect(r.stderr).toMatch(/interrupted by SIGTERM: \d images? not finished/);
     const rep = copyReportSchema.parse(JSON.parse(readFileSync(report, 'utf8')));
-    expect(rep.images).toHaveLength(2);
-    for (const img of rep.images) if (img.status === 'failed') expect(img.error?.code).toBe('INTERRUPTED');
+    expect(rep.images).toHaveLength(3);
+    for (const img of rep.images.slice(0, 2)) if (img.status === 'failed') expect(img.error?.code).toBe('INTERRUPTED');
     expect(rep.images.some((i) => i.error?.code === 'INTERRUPTED')).toBe(true);
+    expect(rep.images[2]!.error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/missing:v9: manifest not found/) });
     expect(readFileSync(junit, 'utf8')).toMatch(/interrupted by SIGTERM before it finished/);
     // The layout is whole: index.json lists what it held (and nothing half-written); no temp files.
     const index = JSON.parse(readFileSync(path.join(dst, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };

@@ -106,7 +106,11 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
     }
     return c;
   };
-  const settled = await mapSettled(jobs, Math.max(1, opts.imageConcurrency ?? opts.concurrency ?? 8), async (job) => {
+  // When the run was interrupted, and when each image ended: only those still running then were cut short.
+  let abortedAt = opts.signal?.aborted ? 0 : Infinity;
+  opts.signal?.addEventListener('abort', () => (abortedAt = Date.now()), { once: true });
+  const endedAt: number[] = [];
+  const settled = await mapSettled(jobs, Math.max(1, opts.imageConcurrency ?? opts.concurrency ?? 8), async (job, i) => {
     const sourceName = describe(job.source);
     let destinationName = describe(job.destination);
     const started = Date.now();
@@ -119,6 +123,8 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
       return await copyImage({ source, reference, sink, ...(tag ? { tag } : {}), ...(pinned ? { expectDigest: pinned } : {}), sourceName, destinationName }, ctxFor(job.platforms));
     } catch (e) {
       return failedResult(sourceName, destinationName, e, Date.now() - started);
+    } finally {
+      endedAt[i] = Date.now();
     }
   });
   const results = settled.map((s) => {
@@ -129,15 +135,16 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
   const closeErrors = await ends.close();
   return results.map((r, i) => {
     const e = closeErrors.get(ends.keyOf(jobs[i]!.destination));
-    if (e === undefined || r.status === 'failed') return interrupted(r, opts.signal);
+    if (e === undefined || r.status === 'failed') return (endedAt[i] ?? Infinity) >= abortedAt ? interrupted(r, opts.signal) : r;
     const err = toAirlockError(e);
     return { ...r, status: 'failed', error: { code: err.code, message: `finishing ${r.destination} failed: ${err.message}`, ...(err.hint ? { hint: err.hint } : {}) } };
   });
 }
 
 /**
- * After SIGINT/SIGTERM every image that did not finish failed because of it, whatever its request
+ * After SIGINT/SIGTERM an image still running then failed because of it, whatever its request
  * reported (a reset stream, a cancelled upload): it is marked INTERRUPTED, with the signal's words.
+ * One that had already failed for its own reason keeps it.
  */
 function interrupted(r: ImageResult, signal: AbortSignal | undefined): ImageResult {
   if (!signal?.aborted || r.status !== 'failed' || r.error?.code === 'INTERRUPTED') return r;
