@@ -33,12 +33,40 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
   const MAGIC = Buffer.from('AIRLOCK-V8-CACHE-2\n');
   const sha256 = (data) => crypto.createHash('sha256').update(data).digest();
 
+  // mkdir -p, bounded: Node 20's recursive mkdirSync loops forever where mkdir answers ENOENT
+  // under an existing parent (/proc, /sys). Any trouble: false, and the start goes on uncached.
+  function ensureDir(dir) {
+    const missing = [];
+    let cur = path.resolve(dir);
+    for (let depth = 0; ; depth++) {
+      if (depth > 32) return false;
+      try {
+        if (!fs.statSync(cur).isDirectory()) return false;
+        break;
+      } catch (e) {
+        if (e.code !== 'ENOENT') return false;
+      }
+      missing.push(cur);
+      const up = path.dirname(cur);
+      if (up === cur) return false;
+      cur = up;
+    }
+    for (const d of missing.reverse()) {
+      try {
+        fs.mkdirSync(d, { mode: 0o700 });
+      } catch (e) {
+        if (e.code !== 'EEXIST') return false;
+      }
+    }
+    return true;
+  }
+
   function cacheFile() {
     const setting = process.env.AIRLOCK_COMPILE_CACHE;
     if (setting && /^(off|0|false|no)$/i.test(setting)) return undefined;
     const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
     const dir = setting || path.join(os.tmpdir(), `airlock-compile-cache-${uid ?? 'user'}`);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!ensureDir(dir)) return undefined;
     const st = fs.lstatSync(dir);
     if (!st.isDirectory()) return undefined;
     // Someone else's or a shared writable directory could hand us code to run: not used.
@@ -61,6 +89,8 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
   function readCache(file) {
     let data;
     try {
+      // Only a regular file: reading a FIFO or a device planted there would block the start.
+      if (!fs.lstatSync(file).isFile()) return undefined;
       data = fs.readFileSync(file);
     } catch {
       return undefined;

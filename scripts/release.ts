@@ -49,6 +49,7 @@ async function runnerLayerLayout(dir: string, created: Date): Promise<void> {
     const m = parseManifest(manifest, MediaType.OciManifest, 'runner layer manifest');
     await l.writeBytes(m.digest, m.bytes);
     await l.setRef({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, `airlock-${AIRLOCK_VERSION}`);
+    await l.close();
   } finally {
     await rm(layer.file, { force: true });
   }

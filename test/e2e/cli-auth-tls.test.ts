@@ -55,6 +55,38 @@ describe('authentication and TLS against real registries', () => {
     );
   });
 
+  it('secrets never appear in stdout, stderr, --report, --junit or --json of failing runs', async () => {
+    const d = tmp();
+    const regSecret = `wrong-${basic.password!}-Zq9`;
+    const cosignSecret = 'cosign-secret-Hx71-never-shown';
+    const keys = await runCli(['key', 'generate', '--output-key-prefix', path.join(d, 'cosign')], { env: { COSIGN_PASSWORD: cosignSecret } });
+    expect(keys.code, keys.stderr).toBe(0);
+    const env = { AIRLOCK_REGISTRY: basic.host, AIRLOCK_REGISTRY_USER: basic.username!, AIRLOCK_REGISTRY_PASSWORD: regSecret, COSIGN_PASSWORD: cosignSecret };
+    const out = (name: string) => path.join(d, name);
+    const list = out('list.txt');
+    writeFileSync(list, `${plain.host}/src/img-0:v1 ${basic.host}/secret/a:v1\n${basic.host}/secret/none:v1 ${plain.host}/secret/b:v1\n`);
+    const runs = await Promise.all([
+      // wrong registry password: the copy fails (exit 1), its reports name the failure
+      runCli(['copy', '--retries', '0', `${plain.host}/src/img-0:v1`, `${basic.host}/secret/a:v1`, '--json', '--report', out('copy.json'), '--junit', out('copy.xml')], { env }),
+      runCli(['mirror', '--retries', '0', '-f', list, '--json', '--report', out('mirror.json'), '--junit', out('mirror.xml')], { env }),
+      // signing into a registry that refuses the credentials
+      runCli(['sign', '--retries', '0', '--key', out('cosign.key'), '--report', out('sign.json'), '--json', `${basic.host}/secret/a:v1`], { env }),
+      runCli(['verify', '--retries', '0', '--key', out('cosign.pub'), '--report', out('verify.json'), '--junit', out('verify.xml'), `${basic.host}/secret/a:v1`], { env }),
+      // a wrong key password, and the registry password inside a broken DOCKER_AUTH_CONFIG
+      runCli(['sign', '--key', out('cosign.key'), `${basic.host}/secret/a:v1`], { env: { ...env, COSIGN_PASSWORD: `not-${cosignSecret}` } }),
+      runCli(['copy', `${basic.host}/secret/a:v1`, `oci:${out('layout')}`], { env: { DOCKER_AUTH_CONFIG: `{"auths": {"${basic.host}": {"auth": "${regSecret}"` } }),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([1, 1, 1, 1, 2, 2]);
+    const reports = ['copy.json', 'copy.xml', 'mirror.json', 'mirror.xml', 'sign.json', 'verify.json', 'verify.xml'].map((f) => readFileSync(out(f), 'utf8'));
+    for (const text of [...runs.map((r) => r.stdout + r.stderr), ...reports]) {
+      expect(text).not.toContain(regSecret);
+      expect(text).not.toContain(basic.password!);
+      expect(text).not.toContain(cosignSecret);
+      expect(text).not.toContain(Buffer.from(`${basic.username}:${regSecret}`).toString('base64'));
+    }
+    expect(runs[0]!.stderr).toMatch(/rejected the credentials/);
+  });
+
   it('GitLab CI_REGISTRY variables apply to $CI_REGISTRY', async () => {
     const r = await runCli(['copy', `${plain.host}/src/img-1:v1`, `${basic.host}/gitlab/a:v1`], {
       env: { CI_REGISTRY: basic.host, CI_REGISTRY_USER: basic.username!, CI_REGISTRY_PASSWORD: basic.password! },

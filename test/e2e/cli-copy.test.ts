@@ -66,6 +66,25 @@ describe('airlock copy (CLI, real registries, skopeo interop)', () => {
     expect(bad.stderr).toContain('available platforms: linux/amd64, linux/arm64');
   });
 
+  it('--platform on a single-platform image: copied when it is that platform, refused naming its platform otherwise', async () => {
+    const single = await makeImages({ images: 1, layers: 1, layerMb: 0.01, seed: 8 });
+    try {
+      const dir = tmp();
+      const bad = await runCli(['copy', '--platform', 'linux/arm64', `oci:${single.layoutDir}:img-0`, `oci:${dir}/arm:v1`]);
+      expect(bad.code, bad.stderr).toBe(1);
+      expect(bad.stderr).toMatch(/is a single-platform image for linux\/amd64, not linux\/arm64/);
+      expect(bad.stderr).toContain('available platforms: linux/amd64');
+      expectNoStack(bad);
+      // nothing under the destination's name
+      expect(readdirSync(dir)).toEqual([]);
+      const ok = await runCli(['copy', '--platform', 'linux/amd64', '--json', `oci:${single.layoutDir}:img-0`, `oci:${dir}/amd:v1`]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(copyReportSchema.parse(JSON.parse(ok.stdout)).images[0]!.platforms).toEqual(['linux/amd64']);
+    } finally {
+      await single.remove();
+    }
+  });
+
   it('--dry-run writes nothing and says what it would copy', async () => {
     const r = await runCli(['copy', '--dry-run', '--json', `${reg.host}/src/app:v1`, `${reg.host}/dry/app:v1`]);
     expect(r.code, r.stderr).toBe(0);
@@ -102,8 +121,8 @@ describe('airlock copy (CLI, real registries, skopeo interop)', () => {
     expectNoStack(missingTag);
 
     const noLayout = await runCli(['copy', 'oci:/nonexistent/dir:v1', `${reg.host}/x/y:1`]);
-    expect(noLayout.code).toBe(1);
-    expect(noLayout.stderr).toMatch(/not an OCI image layout/);
+    expect(noLayout.code).toBe(2);
+    expect(noLayout.stderr).toMatch(/OCI layout \/nonexistent\/dir: does not exist/);
 
     const badPlatform = await runCli(['copy', '--platform', 'linux', `${reg.host}/src/app:v1`, `${reg.host}/x/y:1`]);
     expect(badPlatform.code).toBe(2);

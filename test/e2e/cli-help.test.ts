@@ -12,7 +12,13 @@ describe('airlock --help teaches', () => {
       expect(r.code, `${args.join(' ')} --help`).toBe(0);
       expect(r.stdout, `${args.join(' ')} --help`).toMatch(/Usage: airlock /);
       expect(r.stdout, `${args.join(' ')} --help`).toMatch(/Exit codes|exit codes/i);
+      expect(r.stdout, `${args.join(' ')} --help: interrupted`).toMatch(/130 +interrupted by SIGINT \(Ctrl-C\), 143 by SIGTERM/);
     }
+    expect(top.stdout).toMatch(/130\/143 interrupted by\s+SIGINT\/SIGTERM/);
+    // --to and --rewrite together: the precedence is documented where they are.
+    const mirror = await runCli(['mirror', '--help']);
+    expect(mirror.stdout).toMatch(/first --rewrite OLD=NEW whose OLD/);
+    expect(mirror.stdout).toMatch(/--to PREFIX, for the names no rewrite matches/);
   });
 
   it('an unknown command or option is a usage error (exit 2)', async () => {

@@ -38,6 +38,8 @@ describe('airlock mirror', () => {
     );
     const r = await runCli(['mirror', '--file', list, '--to', `${dst.host}/mirror`, '--json', '--junit', path.join(d, 'junit.xml'), '--report', path.join(d, 'report.json')]);
     expect(r.code).toBe(1);
+    // Many requests share the run's cancellation signal: no listener-leak warning.
+    expect(r.stderr).not.toMatch(/Warning|MaxListeners/);
     expectNoStack(r);
     const rep = copyReportSchema.parse(JSON.parse(r.stdout));
     expect(rep.images.map((i) => i.status)).toEqual(['copied', 'copied', 'failed', 'copied']);
@@ -84,5 +86,27 @@ describe('airlock mirror', () => {
     expect(missing.stderr).toMatch(/cannot read image list/);
     const noDest = await runCli(['mirror', '--file', list.replace('bad', 'nodest')].concat([]), { input: '' });
     expect(noDest.code).toBe(2);
+  });
+
+  it('--rewrite and --to together: rewrites first, --to for the names no rewrite matches (documented precedence)', async () => {
+    const d = tmp();
+    const list = path.join(d, 'images.txt');
+    writeFileSync(list, [`${src.host}/upstream/img-0:v1`, `${src.host}/upstream/img-1:v1`].join('\n'));
+    const r = await runCli(['mirror', '--file', list, '--rewrite', `${src.host}/upstream/img-0=${dst.host}/rewritten/zero`, '--to', `${dst.host}/fallback`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = copyReportSchema.parse(JSON.parse(r.stdout));
+    expect(rep.images.map((i) => i.destination)).toEqual([`${dst.host}/rewritten/zero:v1`, `${dst.host}/fallback/upstream/img-1:v1`]);
+  });
+
+  it('two lines writing one destination tag are refused before anything is copied (exit 2, both lines named)', async () => {
+    const d = tmp();
+    const list = path.join(d, 'images.txt');
+    writeFileSync(list, [`${src.host}/upstream/img-0:v1 ${dst.host}/race/app:v1`, '# another', `${src.host}/upstream/img-1:v1 ${dst.host}/race/app:v1`].join('\n'));
+    const r = await runCli(['mirror', '--file', list]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')[0]).toMatch(/images\.txt line 1 and line 3 both write 127\.0\.0\.1:\d+\/race\/app:v1$/);
+    expectNoStack(r);
+    const tags = await runCli(['copy', '--dry-run', `${dst.host}/race/app:v1`, `oci:${path.join(d, 'never')}`]);
+    expect(tags.code).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectNoStack, runCli } from '../helpers/cli.js';
@@ -154,5 +155,43 @@ describe('bundles start with a V8 code cache', () => {
     // The same file, undamaged, runs from anywhere.
     copyFileSync(path.join(repoRoot, 'dist', 'copy.cjs'), path.join(dir, 'copy.cjs'));
     expect((await runCli(['--help'], { bundle: path.join(dir, 'copy.cjs') })).code).toBe(0);
+  });
+
+  it('start-up never hangs: any trouble with the cache directory or file falls back to a plain start at once', async () => {
+    /** Run `airlock --version` with a hard deadline: a hang is killed and reported, not waited for. */
+    const version = (env: NodeJS.ProcessEnv) =>
+      new Promise<{ code: number | null; stdout: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'airlock.cjs'), '--version'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 8000, killSignal: 'SIGKILL' });
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.on('close', (code) => resolve({ code, stdout, ms: Date.now() - started }));
+      });
+    const dir = cacheDir();
+    writeFileSync(path.join(dir, 'a-file'), 'x');
+    const cases: Record<string, string> = {
+      // Node 20's recursive mkdirSync spins at 100 % CPU forever on these
+      'under /proc': '/proc/x',
+      'deep under /proc': '/proc/self/nonexistent/a/b',
+      'under /sys': '/sys/airlock-cache',
+      'a regular file': path.join(dir, 'a-file'),
+      'under a regular file': path.join(dir, 'a-file', 'sub'),
+      '/dev/null': '/dev/null',
+    };
+    const results = await Promise.all(Object.entries(cases).map(async ([what, setting]) => [what, await version({ AIRLOCK_COMPILE_CACHE: setting })] as const));
+    for (const [what, r] of results) {
+      expect(r.code, `${what}: exit ${String(r.code)} after ${r.ms} ms`).toBe(0);
+      expect(r.stdout.trim(), what).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+    // A deep directory that does not exist yet is created (private to the user) and used.
+    const deep = path.join(dir, 'x', 'y', 'z');
+    expect((await version({ AIRLOCK_COMPILE_CACHE: deep })).code).toBe(0);
+    expect(cacheFiles(deep)).toHaveLength(1);
+    // A FIFO (or anything not a regular file) where the cache file should be is not read: reading it would block.
+    const file = cacheFiles(deep)[0]!;
+    rmSync(file);
+    execFileSync('mkfifo', [file]);
+    const fifo = await version({ AIRLOCK_COMPILE_CACHE: deep });
+    expect(fifo.code, `FIFO: exit ${String(fifo.code)} after ${fifo.ms} ms`).toBe(0);
   });
 });

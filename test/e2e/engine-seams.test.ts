@@ -40,8 +40,10 @@ describe('engine seams: one switch opens endpoints, the engine finishes every si
     const good = makeTempDir('seams-good');
     const bad = makeTempDir('seams-bad');
     const closed: string[] = [];
-    const proto = LayoutRepo.prototype as { close?: () => Promise<void> } & LayoutRepo;
+    const proto = LayoutRepo.prototype;
+    const original = proto.close;
     proto.close = async function (this: LayoutRepo) {
+      await original.call(this);
       closed.push(path.resolve(this.layout.dir));
       if (path.resolve(this.layout.dir) === path.resolve(bad)) throw new Error('ENOSPC: no space left on device');
     };
@@ -58,7 +60,7 @@ describe('engine seams: one switch opens endpoints, the engine finishes every si
       const index = JSON.parse(readFileSync(path.join(good, 'index.json'), 'utf8')) as { manifests: unknown[] };
       expect(index.manifests).toHaveLength(2);
     } finally {
-      delete proto.close;
+      proto.close = original;
     }
     expect(existsSync(path.join(good, 'oci-layout'))).toBe(true);
   });

@@ -79,6 +79,8 @@ async function fixtureLayout(dir: string, fixture: string, tag: string): Promise
   await repo.pushManifest(m, tag);
   const sigs = ['signature-1', 'signature-2'].filter((f) => existsSync(path.join(FIXTURES, fixture, f))).map((f) => readFixtureSignature(path.join(FIXTURES, fixture, f)));
   await writeCosignLayers(repo, m.digest, 'sig', sigs.map((s) => ({ bytes: s.payload, mediaType: s.mimeType, annotations: s.annotations })));
+  // A new layout is written under a temporary name until the sink is closed.
+  await repo.close();
   return m.digest;
 }
 

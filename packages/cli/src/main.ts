@@ -42,7 +42,8 @@ an OCI layout on removable media; on the air-gapped side copy them into the priv
 verify them offline before deploying by digest.
 
 Run "airlock COMMAND --help" for a command's options, examples and exit codes.
-Exit codes: 0 success, 1 an operation failed, 2 usage or input error.
+Exit codes: 0 success, 1 an operation failed, 2 usage or input error, 130/143 interrupted by
+SIGINT/SIGTERM (summary and reports written, marking what was interrupted).
 `,
     )
 );

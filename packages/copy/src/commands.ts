@@ -1,5 +1,5 @@
 import { AirlockError, parseLocation, parseRewrite } from '@airlock/oci';
-import { commandFor, transferFlags } from '@airlock/step-kit';
+import { commandFor, preflightTransfers, transferFlags } from '@airlock/step-kit';
 import { planTransfers, readImageList } from '@airlock/step-kit/image-list';
 import type { Command } from 'commander';
 import { copyStep, mirrorStep } from './inputs.js';
@@ -12,11 +12,13 @@ export type SetExit = (code: number) => void;
 export function buildCopyCommand(setExit: SetExit): Command {
   const cmd = commandFor(copyStep, async (args, opts) => {
     const [src, dst] = args;
-    if (!src || !dst) throw new AirlockError('USAGE', 'copy needs SRC and DST', { hint: 'airlock copy SRC DST; see airlock copy --help' });
+    if (src === undefined || dst === undefined) throw new AirlockError('USAGE', 'copy needs SRC and DST', { hint: 'airlock copy SRC DST; see airlock copy --help' });
     const flags = transferFlags(opts);
     const source = parseLocation(src);
     const destination = parseLocation(dst, { defaultTag: false });
-    setExit(await executeTransfers('copy', [{ source, destination, ...(flags.platforms.length ? { platforms: flags.platforms } : {}) }], flags));
+    const jobs = [{ source, destination, ...(flags.platforms.length ? { platforms: flags.platforms } : {}) }];
+    await preflightTransfers(jobs, flags);
+    setExit(await executeTransfers('copy', jobs, flags));
   });
   return cmd;
 }
@@ -31,6 +33,7 @@ export function buildMirrorCommand(setExit: SetExit): Command {
     const all = planTransfers(entries, { ...(opts.to ? { to: String(opts.to) } : {}), rewrites, platforms: flags.platforms });
     const jobs = selectShard(all, shard);
     if (shard) process.stderr.write(`shard ${shard.index}/${shard.total}: ${jobs.length} of ${all.length} images\n`);
+    await preflightTransfers(jobs, flags);
     setExit(await executeTransfers('mirror', jobs, flags));
   });
 }

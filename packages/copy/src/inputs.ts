@@ -33,6 +33,8 @@ archives hold one platform per image (--platform picks it) and are read by docke
 
 Digests are preserved: manifests move as the exact bytes received, every blob is verified
 while it streams, and the tag is written only after everything it points to is in place.
+A new oci:DIR appears only once it holds the image (a failed or interrupted copy leaves no
+directory); an existing layout always keeps its index.json.
 
 ${CREDENTIALS_HELP}
 
@@ -45,8 +47,8 @@ export const mirrorStep: StepDef = {
   summary: 'Copy a list of images in parallel, rewriting their names for the private registry',
   inputs: [
     { name: 'file', type: 'string', required: true, short: 'f', valueName: 'LIST', description: 'image list: text lines "SOURCE [DESTINATION]" (# comments) or YAML (see below)' },
-    { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag' },
-    { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins)' },
+    { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag (with --rewrite: for the names no rewrite matches)' },
+    { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins; applied before --to)' },
     { name: 'shard', type: 'string', valueName: 'I/N|ci', description: 'copy only shard I of N of the list (balanced by count, the same images every run); "ci": GitLab parallel: N (CI_NODE_INDEX/CI_NODE_TOTAL)' },
     ...transferInputs,
     dotenvInput,
@@ -65,10 +67,17 @@ YAML list:
       platforms: [linux/amd64]                   # optional
     - source: quay.io/org/tool@sha256:...
 
+Destinations, first match wins:
+  1. the DESTINATION given on the line (or the YAML entry's destination);
+  2. the first --rewrite OLD=NEW whose OLD is a leading part of the source name (at a / boundary);
+  3. --to PREFIX, for the names no rewrite matches.
+  Two entries that would write the same destination tag are refused (exit 2), naming both lines.
+
 Examples:
   airlock mirror -f images.txt --to registry.local/mirror
   airlock mirror -f images.txt --to docker-archive:images.tar --platform linux/amd64   # one docker load file
   airlock mirror -f images.yaml --rewrite gcr.io/acme=registry.local/acme --junit mirror.xml
+  airlock mirror -f images.txt --rewrite gcr.io/acme=registry.local/acme --to registry.local/mirror
 
 Sharding (--shard I/N, or --shard ci in a GitLab job with parallel: N): the list is ordered by a
 hash of each entry and dealt round-robin, so the shards are disjoint, cover the list, differ by at

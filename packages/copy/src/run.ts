@@ -1,5 +1,5 @@
 import { runTransfers, type TransferJob } from '@airlock/oci';
-import { registriesFrom, writeDotenv, formatBytes, formatDuration, imageLine, lineProgress, Logger, ttyProgress, writeFileAtomic, type ProgressView } from '@airlock/step-kit';
+import { registriesFrom, writeDotenv, formatBytes, formatDuration, imageLine, interruptedBy, interruptSignal, INTERRUPT_EXIT, lineProgress, Logger, ttyProgress, writeFileAtomic, type ProgressView } from '@airlock/step-kit';
 import type { TransferFlags } from '@airlock/step-kit';
 import { buildReport, reportJunit } from './report.js';
 import { transferOutputValues } from './outputs.js';
@@ -33,6 +33,8 @@ export async function executeTransfers(command: 'copy' | 'mirror', jobs: Transfe
       dryRun: f.dryRun,
       ...(f.chunkSize ? { upload: { chunkSize: f.chunkSize } } : {}),
       onEvent: (e) => view.onEvent(e),
+      // SIGINT/SIGTERM: requests and layout writes stop, images not started are not started.
+      signal: interruptSignal(),
     });
   } finally {
     view.finish();
@@ -55,6 +57,12 @@ export async function executeTransfers(command: 'copy' | 'mirror', jobs: Transfe
   if (failed.length) {
     log.error(`${failed.length} image${failed.length === 1 ? '' : 's'} failed:`);
     for (const r of failed) log.error(`  ${imageLine(r)}`);
+  }
+  const sig = interruptedBy();
+  if (sig) {
+    const n = failed.filter((r) => r.error?.code === 'INTERRUPTED').length;
+    log.error(`interrupted by ${sig}: ${n} image${n === 1 ? '' : 's'} not finished (marked INTERRUPTED in the reports); run the command again to finish`);
+    return INTERRUPT_EXIT[sig];
   }
   return failed.length ? 1 : 0;
 }

@@ -18,7 +18,11 @@ export type ErrorCode =
   | 'REGISTRY'
   | 'LAYOUT'
   | 'CREDENTIALS'
-  | 'ABORTED';
+  /** A local file could not be written (a report, a key). */
+  | 'IO'
+  | 'ABORTED'
+  /** Stopped by SIGINT/SIGTERM before it finished. */
+  | 'INTERRUPTED';
 
 /** Codes that mean the user's input is wrong (exit 2) rather than a copy that failed (exit 1). */
 export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['USAGE', 'BAD_REFERENCE', 'BAD_INPUT']);

@@ -32,6 +32,8 @@ export * from './transfer/referrers.js';
 export * from './transfer/walk.js';
 export * from './util/limit.js';
 export * from './util/body.js';
+export * from './util/quote.js';
+export * from './util/temp.js';
 export * from './transfer/run.js';
 export * from './attach/index.js';
 export * from './content/open.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DefaultCredentials, normaliseConfigKey, parseChallenges, backoffMs, retryAfterMs } from '../src/index.js';
+import { AirlockError, DefaultCredentials, normaliseConfigKey, parseChallenges, backoffMs, retryAfterMs } from '../src/index.js';
 
 describe('WWW-Authenticate parsing', () => {
   it('parses Bearer with quoted params and several challenges', () => {
@@ -60,7 +60,24 @@ describe('credentials chain', () => {
   it('a malformed config.json is a clear error', async () => {
     const d = dir();
     writeFileSync(path.join(d, 'config.json'), '{not json');
-    await expect(new DefaultCredentials({ DOCKER_CONFIG: d }).get('x.io')).rejects.toThrowError(/docker config.json is not valid JSON/);
+    await expect(new DefaultCredentials({ DOCKER_CONFIG: d }).get('x.io')).rejects.toThrowError(/docker config.json .*config.json is not valid JSON/);
+    expect(() => new DefaultCredentials({ DOCKER_CONFIG: d }).check()).toThrowError(/is not valid JSON/);
+  });
+
+  it('DOCKER_AUTH_CONFIG is named as the variable it is, its content never repeated', () => {
+    const secret = 'hunter2-secret-value';
+    for (const text of [`{"auths": {"x.io": {"auth": 5}}, "p": "${secret}"`, `{"auths": {"x.io": {"auth": "${Buffer.from(secret).toString('base64')}"}}}`, `not json ${secret}`]) {
+      let err: AirlockError | undefined;
+      try {
+        new DefaultCredentials({ DOCKER_AUTH_CONFIG: text }).check();
+      } catch (e) {
+        err = e as AirlockError;
+      }
+      expect(err?.code, text).toBe('BAD_INPUT');
+      expect(err?.message).toMatch(/DOCKER_AUTH_CONFIG variable|malformed "auth" entry in the DOCKER_AUTH_CONFIG variable/);
+      expect(`${err?.message} ${err?.hint}`).not.toContain(secret);
+      expect(`${err?.message} ${err?.hint}`).not.toMatch(/the file/);
+    }
   });
 });
 

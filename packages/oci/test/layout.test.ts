@@ -86,4 +86,51 @@ describe('OCI layout', () => {
     rmSync(path.join(dir, 'oci-layout'));
     await expect(OciLayout.openForRead(dir)).rejects.toThrowError(/not an OCI image layout/);
   });
+
+  it('a new layout appears under its name only when close() finds an image in it; otherwise nothing is left', async () => {
+    const parent = tmp();
+    const mk = () => parseManifest(Buffer.from('{"schemaVersion":2,"manifests":[]}'), 'application/vnd.oci.image.index.v1+json', 'test');
+    // Nothing tagged (a failed or interrupted copy): no directory, no staging directory.
+    const failed = await OciLayout.openForWrite(path.join(parent, 'failed'));
+    const data = Buffer.from('a blob');
+    await failed.writeBlob({ mediaType: 'x', digest: digestOf(data), size: data.length }, Readable.from([data]));
+    expect(readdirSync(parent)).toHaveLength(1); // the hidden staging directory
+    await failed.close();
+    expect(readdirSync(parent)).toEqual([]);
+    // An image tagged: renamed into place whole, with its index.json; parents created.
+    const target = path.join(parent, 'media', 'ok');
+    const ok = await OciLayout.openForWrite(target);
+    const m = mk();
+    await ok.writeBytes(m.digest, m.bytes);
+    await ok.setRef({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, 'v1');
+    await ok.close();
+    expect(readdirSync(parent)).toEqual(['media']);
+    expect(readdirSync(target).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
+    expect((await (await OciLayout.openForRead(target)).tags())).toEqual(['v1']);
+    // Another writer created it meanwhile: merged, both tags kept.
+    const late = await OciLayout.openForWrite(path.join(parent, 'race'));
+    const early = await OciLayout.openForWrite(path.join(parent, 'race'));
+    for (const [l, t] of [[late, 'late'], [early, 'early']] as const) {
+      await l.writeBytes(m.digest, m.bytes);
+      await l.setRef({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, t);
+    }
+    await early.close();
+    await late.close();
+    expect((await (await OciLayout.openForRead(path.join(parent, 'race'))).tags()).sort()).toEqual(['early', 'late']);
+    expect(readdirSync(parent).sort()).toEqual(['media', 'race']);
+  });
+
+  it('a damaged layout says what is wrong: not JSON (truncated) apart from not an index; input errors', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(path.join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[{"media');
+    await expect(OciLayout.openForRead(dir)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/index\.json is not valid JSON \(truncated\?\)$/) });
+    writeFileSync(path.join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[{"digest":5}]}');
+    await expect(OciLayout.openForRead(dir)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/index\.json is not an OCI image index \(at manifests\.0/) });
+    await expect(OciLayout.openForRead(path.join(dir, 'nope'))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/does not exist$/) });
+    await expect(OciLayout.openForRead(path.join(dir, 'oci-layout'))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/is not a directory$/) });
+    expect(() => OciLayout.checkWritable(path.join(dir, 'oci-layout'))).toThrowError(/is a file, not a directory/);
+    expect(() => OciLayout.checkWritable(path.join(dir, 'oci-layout', 'x'))).toThrowError(/oci-layout is not a directory/);
+    expect(() => OciLayout.checkWritable(dir)).toThrowError(/index\.json is not an OCI image index/);
+  });
 });

@@ -19,6 +19,23 @@ describe('parseReference (docker normalisation)', () => {
     expect(formatReference(parseReference(input))).toBe(want);
   });
 
+  it.each([['ubuntu:22', 'docker.io/library/ubuntu:22'], ['python:3.12', 'docker.io/library/python:3.12'], ['busybox', 'docker.io/library/busybox:latest']])(
+    'a Docker Hub short name with a numeric tag stays one: %s',
+    (input, want) => expect(formatReference(parseReference(input))).toBe(want),
+  );
+
+  it('a huge input is quoted cut to ~200 characters', () => {
+    const huge = 'x'.repeat(5_000_000) + ' y';
+    let msg = '';
+    try {
+      parseReference(huge);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/invalid image reference/);
+    expect(msg.length).toBeLessThan(600);
+  });
+
   it.each([
     ['', /empty/],
     ['UPPER/case', /lowercase/],
@@ -27,6 +44,14 @@ describe('parseReference (docker normalisation)', () => {
     ['app@sha256:short', /not a sha256/],
     ['host.io/', /repository is missing/],
     ['a'.repeat(300), /255/],
+    // a registry host alone is not a Docker Hub image named after it
+    ['127.0.0.1:15001', /the repository is missing/],
+    ['127.0.0.1', /the repository is missing/],
+    ['localhost:5000', /the repository is missing/],
+    ['localhost', /the repository is missing/],
+    ['registry.local:5000', /the repository is missing/],
+    ['registry.example.com', /the repository is missing/],
+    ['[::1]:5000', /the repository is missing/],
   ])('rejects %j', (input, re) => {
     expect(() => parseReference(input)).toThrowError(re);
     try {

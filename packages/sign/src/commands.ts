@@ -1,11 +1,12 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { buildKeyBlobBundle, signBlobKeyless, signBytes } from '@airlock/cosign';
-import { AirlockError, toAirlockError } from '@airlock/oci';
-import { commandFor, connectionFlags, Logger, registriesFrom, writeFileAtomic, type StepDef } from '@airlock/step-kit';
+import { buildKeyBlobBundle, cosignPredicate, resolvePredicateType, signBlobKeyless, signBytes } from '@airlock/cosign';
+import { AirlockError, parseLocation, shorten, toAirlockError } from '@airlock/oci';
+import { checkOutputFiles, commandFor, connectionFlags, Logger, preflight, registriesFrom, writeFileAtomic, type StepDef } from '@airlock/step-kit';
 import {
   attachSbom,
   attestManifest,
+  checkKeyOutputs,
   cosignToAirlock,
   generateKeys,
   identityToken,
@@ -16,6 +17,7 @@ import {
   parseAnnotations,
   readPredicate,
   resolveImage,
+  SBOM_MEDIA_TYPES,
   signManifest,
   type ResolvedImage,
   type Signer,
@@ -28,8 +30,17 @@ type Opts = Record<string, unknown>;
 
 function format(o: Opts): 'legacy' | 'bundle' {
   const f = String(o.format ?? 'legacy');
-  if (f !== 'legacy' && f !== 'bundle') throw new AirlockError('USAGE', `--format must be legacy or bundle, got "${f}"`);
+  if (f !== 'legacy' && f !== 'bundle') throw new AirlockError('USAGE', `--format must be legacy or bundle, got ${JSON.stringify(shorten(f, 100))}`, { hint: 'legacy: cosign .sig/.att tags; bundle: a Sigstore bundle referrer' });
   return o.keyless ? 'bundle' : f;
+}
+
+/**
+ * Check what a signing step is given before anything is resolved or signed: every image reference
+ * (layouts exist), the report path, the connection options and credential sources. Exit 2 on any.
+ */
+async function checkImageInputs(refs: string[], o: Opts): Promise<void> {
+  connectionFlags(o);
+  await preflight({ sources: refs.map((r) => parseLocation(r)), outputs: [{ path: o.report as string | undefined, flag: '--report', createParents: true }] });
 }
 
 /** A key signer (--key) or a keyless one (--keyless); exactly one. */
@@ -90,6 +101,7 @@ export function buildSignCommand(setExit: SetExit): Command {
   return commandFor(signStep, async (args, o) => {
     const fmt = format(o);
     const annotations = parseAnnotations((o.annotations as string[]) ?? []);
+    await checkImageInputs(args, o);
     const signer = await signerFrom(o);
     setExit(
       await overImages(signStep, args, o, async (img) => {
@@ -104,7 +116,20 @@ export function buildSignCommand(setExit: SetExit): Command {
 export function buildAttestCommand(setExit: SetExit): Command {
   return commandFor(attestStep, async (args, o) => {
     const fmt = format(o);
+    if (o.predicate === undefined) throw new AirlockError('USAGE', 'attest needs --predicate FILE', { hint: 'the JSON predicate to attest, e.g. --predicate provenance.json' });
     const predicate = await readPredicate(String(o.predicate));
+    // The type and the predicate are checked before any image is touched.
+    try {
+      resolvePredicateType(String(o.type));
+    } catch (e) {
+      throw cosignToAirlock(e, '--type');
+    }
+    try {
+      cosignPredicate({ type: String(o.type), predicate });
+    } catch (e) {
+      throw cosignToAirlock(e, `--predicate ${shorten(String(o.predicate))}`);
+    }
+    await checkImageInputs(args, o);
     const signer = await signerFrom(o);
     setExit(await overImages(attestStep, args, o, async (img) => [await attestManifest(img, img.manifest, signer, { format: fmt, type: String(o.type), predicate, replace: !!o.replace })]));
   });
@@ -112,12 +137,16 @@ export function buildAttestCommand(setExit: SetExit): Command {
 
 export function buildAttachCommand(setExit: SetExit): Command {
   const sbom = commandFor(attachSbomStep, async (args, o) => {
+    if (o.sbom === undefined) throw new AirlockError('USAGE', 'attach sbom needs --sbom FILE', { hint: 'the SBOM file to attach' });
+    const type = String(o.type);
+    if (!SBOM_MEDIA_TYPES[type]) throw new AirlockError('USAGE', `--type ${JSON.stringify(shorten(type, 100))} is not an SBOM type`, { hint: `use one of ${Object.keys(SBOM_MEDIA_TYPES).join(', ')}` });
     let bytes: Buffer;
     try {
       bytes = await readFile(String(o.sbom));
-    } catch {
-      throw new AirlockError('BAD_INPUT', `cannot read SBOM ${String(o.sbom)}`, { hint: 'check the path given to --sbom' });
+    } catch (e) {
+      throw new AirlockError('BAD_INPUT', `cannot read SBOM ${shorten(String(o.sbom))}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`, { hint: 'check the path given to --sbom' });
     }
+    await checkImageInputs(args, o);
     setExit(await overImages(attachSbomStep, args, o, async (img) => [await attachSbom(img, img.manifest, bytes, String(o.type))]));
   });
   return new Command('attach').description('Attach artifacts to images (cosign attach)').addCommand(sbom);
@@ -125,13 +154,15 @@ export function buildAttachCommand(setExit: SetExit): Command {
 
 export function buildKeyCommand(setExit: SetExit): Command {
   const gen = commandFor(keyGenerateStep, async (_a, o) => {
+    await checkKeyOutputs(String(o.outputKeyPrefix), !!o.force);
     const password = await keyPassword({ passwordFile: o.passwordFile as string | undefined });
     const files = await generateKeys({ prefix: String(o.outputKeyPrefix), legacy: !!o.legacy, force: !!o.force, password });
     process.stderr.write(`Private key written to ${files.key}\nPublic key written to ${files.pub}\n`);
     setExit(0);
   });
   const imp = commandFor(keyImportStep, async (_a, o) => {
-    if (!o.key) throw new AirlockError('USAGE', 'key import needs --key FILE');
+    if (!o.key) throw new AirlockError('USAGE', 'key import needs --key FILE', { hint: 'the plain PEM private key to import, e.g. --key existing.pem' });
+    await checkKeyOutputs(String(o.outputKeyPrefix), !!o.force);
     const password = await keyPassword({ passwordFile: o.passwordFile as string | undefined });
     const files = await importKeys({ file: String(o.key), prefix: String(o.outputKeyPrefix), legacy: !!o.legacy, force: !!o.force, password });
     process.stderr.write(`Private key written to ${files.key}\nPublic key written to ${files.pub}\n`);
@@ -143,11 +174,16 @@ export function buildKeyCommand(setExit: SetExit): Command {
 export function buildSignBlobCommand(setExit: SetExit): Command {
   return commandFor(signBlobStep, async (args, o) => {
     const file = args[0]!;
+    checkOutputFiles([
+      { path: o.bundle as string | undefined, flag: '--bundle', createParents: true },
+      { path: o.outputSignature as string | undefined, flag: '--output-signature' },
+    ]);
     let data: Buffer;
     try {
       data = await readFile(file);
-    } catch {
-      throw new AirlockError('BAD_INPUT', `cannot read ${file}`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new AirlockError('BAD_INPUT', `cannot read ${shorten(file)}: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable')}`, { hint: 'check the FILE to sign' });
     }
     const signer = await signerFrom(o);
     let signatureB64: string | undefined;
@@ -165,7 +201,7 @@ export function buildSignBlobCommand(setExit: SetExit): Command {
     }
     if (o.bundle) await writeFileAtomic(String(o.bundle), `${JSON.stringify(bundle)}\n`);
     if (signatureB64 !== undefined) {
-      if (o.outputSignature) await writeFile(String(o.outputSignature), signatureB64);
+      if (o.outputSignature) await writeFileAtomic(String(o.outputSignature), signatureB64);
       else process.stdout.write(`${signatureB64}\n`);
     }
     setExit(0);

@@ -1,15 +1,26 @@
 import { Command, Option } from 'commander';
-import type { StepDef } from './defs.js';
+import { AirlockError, quote } from '@airlock/oci';
+import type { InputDef, StepDef } from './defs.js';
 import { INPUTS_FROM_ENV_FLAG, recordStep } from './env-inputs.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function parseNumber(name: string) {
+/**
+ * A whole number within the input's bounds. Anything else (`abc`, `-1`, `1e9`, `0x10`, `2.5`) is a
+ * usage error (exit 2) naming the option and what it takes.
+ */
+export function parseWholeNumber(input: Pick<InputDef, 'name' | 'min' | 'max'>) {
+  const min = input.min ?? 0;
+  const max = input.max ?? Number.MAX_SAFE_INTEGER;
+  const range = input.max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} takes a non-negative number, got "${v}"`);
+    const t = v.trim();
+    const n = /^\d{1,16}$/.test(t) ? Number(t) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new AirlockError('USAGE', `--${input.name} takes ${range}, got ${quote(v)}`, { hint: `see the --${input.name} option in --help` });
+    }
     return n;
   };
 }
@@ -27,7 +38,7 @@ export function commandFor(step: StepDef, action: (args: string[], opts: Record<
     const flag = input.type === 'boolean' ? `--${input.name}` : `--${input.name} <${input.valueName ?? 'VALUE'}>`;
     const opt = new Option(input.short ? `-${input.short}, ${flag}` : flag, input.description);
     if (input.type === 'string[]') opt.argParser(collect);
-    if (input.type === 'number') opt.argParser(parseNumber(input.name));
+    if (input.type === 'number') opt.argParser(parseWholeNumber(input));
     // `--no-x` flags are commander negations: x defaults to true, and a default here would flip it.
     const negated = input.type === 'boolean' && input.name.startsWith('no-');
     if (!negated && input.default !== undefined && !(Array.isArray(input.default) && input.default.length === 0)) opt.default(input.default);

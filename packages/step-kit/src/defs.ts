@@ -25,6 +25,9 @@ export interface InputDef {
   short?: string;
   /** Only for the CLI (e.g. --json); wrappers do not expose it. */
   cliOnly?: boolean;
+  /** `number` inputs are whole numbers within these bounds (inclusive). */
+  min?: number;
+  max?: number;
 }
 
 /** Airlock's version: the CLI's --version, image labels, reports. */
@@ -78,7 +81,7 @@ export const connectionInputs: InputDef[] = [
   { name: 'insecure-registry', type: 'string[]', valueName: 'HOST', default: [], description: 'plain HTTP or unverified TLS for this host only (repeatable); loopback hosts may use HTTP without it' },
   { name: 'ca-file', type: 'string[]', valueName: 'FILE', default: [], description: 'extra CA certificate (PEM) to trust (repeatable); /etc/docker/certs.d/HOST/ and /etc/containers/certs.d/HOST/ are read too' },
   { name: 'certs-dir', type: 'string[]', valueName: 'DIR', default: [], description: 'another certs.d-style directory (DIR/HOST/ca.crt, client.cert, client.key)' },
-  { name: 'retries', type: 'number', valueName: 'N', default: 5, description: 'retries for 408/429/5xx and dropped connections (exponential backoff with jitter, honours Retry-After)' },
+  { name: 'retries', type: 'number', valueName: 'N', default: 5, min: 0, max: 100, description: 'retries for 408/429/5xx and dropped connections (exponential backoff with jitter, honours Retry-After), 0 to 100' },
 ];
 
 /** Registry credentials: environment only, never argv (the wrappers map CI secrets to these). */
@@ -89,16 +92,19 @@ export const credentialInputs: InputDef[] = [
 ];
 
 export const EXIT_CODES_HELP = `Exit codes:
-  0  success
-  1  an operation failed (the summary names each failure and why)
-  2  usage or input error (bad reference, unreadable list, unknown option)`;
+  0    success
+  1    an operation failed (the summary names each failure and why)
+  2    usage or input error (bad reference, unreadable list, unknown option)
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: in-flight requests are cancelled, the
+       summary and reports are written marking what was interrupted, temporary files removed;
+       a second signal exits at once`;
 
 /** Options of every step that moves images (copy, mirror; later bundle and sync), parsed by transferFlags. */
 export const transferInputs: InputDef[] = [
   { name: 'platform', type: 'string[]', valueName: 'OS/ARCH[/VARIANT]', default: [], description: 'copy only this platform (repeatable); default: all platforms, the index copied byte-identical' },
   { name: 'no-referrers', type: 'boolean', default: false, description: 'do not copy cosign signatures, attestations, SBOMs and OCI referrers' },
-  { name: 'concurrency', type: 'number', valueName: 'N', default: 8, description: 'parallel blob transfers (and images in flight)' },
-  { name: 'chunk-size', type: 'number', valueName: 'BYTES', description: 'upload in PATCH chunks of this size (for proxies that limit request bodies)' },
+  { name: 'concurrency', type: 'number', valueName: 'N', default: 8, min: 1, max: 256, description: 'parallel blob transfers (and images in flight), 1 to 256' },
+  { name: 'chunk-size', type: 'number', valueName: 'BYTES', min: 1024, max: 1024 * 1024 * 1024, description: 'upload in PATCH chunks of this size, 1024 bytes to 1 GiB (for proxies that limit request bodies)' },
   { name: 'force', type: 'boolean', default: false, description: 'copy even when the destination already holds the same digest' },
   { name: 'dry-run', type: 'boolean', default: false, description: 'resolve and compare everything, write nothing; report what would be copied' },
   { name: 'json', type: 'boolean', default: false, cliOnly: true, description: 'print the machine-readable result on stdout' },

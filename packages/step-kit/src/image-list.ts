@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import { AirlockError, destinationFor, imageNameOfLocation, parseLocation, parsePlatform, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
+import { AirlockError, describeLocation, destinationFor, endpointKey, imageNameOfLocation, tagOfLocation, parseLocation, parsePlatform, shorten, type Location, type PlatformSpec, type Rewrite, type TransferJob } from '@airlock/oci';
 import { parseYamlDocument } from './yaml.js';
 
 /**
@@ -56,27 +57,62 @@ export async function readImageList(file: string): Promise<ImageListEntry[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new AirlockError('BAD_INPUT', `cannot read image list ${file}`, { hint: 'check the path given to --file' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
+    throw new AirlockError('BAD_INPUT', `cannot read image list ${shorten(file)}: ${why}`, { hint: 'check the path given to --file' });
   }
-  return parseImageList(text, file);
+  return parseImageList(text, shorten(file));
 }
 
-/** Turn entries into jobs, checking every reference before anything is copied. */
+/** Where a job's tag lands (one key per destination tag), as the engine decides it; undefined: by digest only. */
+function destinationKey(source: Location, destination: Location): { key: string; name: string } | undefined {
+  let tag: string | undefined;
+  if (destination.kind === 'docker-archive') tag = imageNameOfLocation(destination) ?? imageNameOfLocation(source);
+  else if (destination.kind === 'registry' && destination.ref.digest && !destination.ref.tag) tag = undefined;
+  else tag = tagOfLocation(destination) ?? tagOfLocation(source);
+  return tag ? { key: `${endpointKey(destination)}:${tag}`, name: destination.kind === 'layout' ? `oci:${resolvePath(destination.dir)}:${tag}` : describeLocation(destination, tag) } : undefined;
+}
+
+/**
+ * Turn entries into jobs, checking every reference before anything is copied. Destinations:
+ * the entry's own, else the first `--rewrite` whose OLD matches the source name, else `--to`
+ * (rewrite first, --to as the fallback for names no rewrite matches). Two entries writing the same
+ * destination tag would race for it: refused, naming both.
+ */
 export function planTransfers(entries: ImageListEntry[], opts: { to?: string; rewrites: Rewrite[]; platforms?: PlatformSpec[] }): TransferJob[] {
+  const byDestination = new Map<string, ImageListEntry>();
   return entries.map((e) => {
     let source: Location;
     let destination: Location;
     try {
       source = parseLocation(e.source);
       const dst = e.destination ?? defaultDestination(source, e.source, opts, e.where);
-      if (!dst) throw new AirlockError('USAGE', `${e.where}: a ${source.kind === 'layout' ? 'layout' : 'docker archive'} source without an image name needs an explicit destination`);
+      if (!dst) throw new AirlockError('USAGE', `${e.where}: a ${source.kind === 'layout' ? 'layout' : 'docker archive'} source without an image name needs an explicit destination`, { hint: 'add a DESTINATION to the line (it has no name for --to or --rewrite to map)' });
       destination = parseLocation(dst, { defaultTag: false });
+    } catch (err) {
+      // Messages that already say where (destinationFor's) are not prefixed twice.
+      if (err instanceof AirlockError) throw err.message.startsWith(`${e.where}:`) ? err : new AirlockError(err.code, `${e.where}: ${err.message}`, { hint: err.hint });
+      throw err;
+    }
+    const dest = destinationKey(source, destination);
+    if (dest) {
+      const { key, name } = dest;
+      const other = byDestination.get(key);
+      if (other) {
+        throw new AirlockError('USAGE', `${other.where} and ${e.where.replace(/^.* (line|entry) /, '$1 ')} both write ${shorten(name)}`, {
+          hint: 'two images would race for one tag: give one of them another destination, or remove the duplicate',
+        });
+      }
+      byDestination.set(key, e);
+    }
+    let platforms: PlatformSpec[] | undefined;
+    try {
+      platforms = e.platforms ? e.platforms.map(parsePlatform) : opts.platforms;
     } catch (err) {
       if (err instanceof AirlockError) throw new AirlockError(err.code, `${e.where}: ${err.message}`, { hint: err.hint });
       throw err;
     }
-    const platforms = e.platforms ? e.platforms.map(parsePlatform) : opts.platforms;
     return { source, destination, ...(platforms?.length ? { platforms } : {}) };
   });
 }

@@ -13,3 +13,5 @@ export * from './connection.js';
 export * from './env-inputs.js';
 export * from './dotenv.js';
 export * from './shard.js';
+export * from './interrupt.js';
+export * from './preflight.js';

@@ -2,13 +2,23 @@ import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { exitCodeFor, ExitCode, formatError } from './exit.js';
 import { expandInputsFromEnv } from './env-inputs.js';
+import { INTERRUPT_EXIT, installInterruptHandlers, interruptedBy } from './interrupt.js';
 
 export type CommandBuilder = (setExit: (code: number) => void) => Command;
 
+/** `airlock copy`, `copy` (standalone): how a command is run, for hints. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 function configure(cmd: Command): void {
   cmd.exitOverride();
+  // commander's own errors (unknown option, missing argument) are one `error:` line; the hint
+  // follows in the same form as ours.
   cmd.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  cmd.showHelpAfterError('(run with --help for usage)');
+  cmd.showHelpAfterError(`  hint: run "${commandPath(cmd)} --help" for usage`);
   for (const sub of cmd.commands) configure(sub);
 }
 
@@ -20,6 +30,7 @@ export async function runCli(build: (setExit: (code: number) => void) => Command
   // zod compiles a parser per schema with new Function on first use: worth it for a server parsing
   // millions of documents, not for a CLI parsing a few dozen (measured: ~25 ms of CPU per run).
   z.config({ jitless: true });
+  installInterruptHandlers();
   let code: number = ExitCode.Ok;
   // `airlock ... | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -38,6 +49,9 @@ export async function runCli(build: (setExit: (code: number) => void) => Command
       code = exitCodeFor(e);
     }
   }
+  // Interrupted: 130 (SIGINT) or 143 (SIGTERM), whatever the step returned.
+  const sig = interruptedBy();
+  if (sig) code = INTERRUPT_EXIT[sig];
   // Let stdout drain (large --json output through a pipe) before exiting.
   await new Promise<void>((r) => (process.stdout.writableLength ? process.stdout.once('drain', () => r()) : r()));
   process.exit(code);

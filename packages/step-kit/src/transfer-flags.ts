@@ -1,4 +1,5 @@
-import { AirlockError, parsePlatform, type PlatformSpec } from '@airlock/oci';
+import { parsePlatform, type PlatformSpec } from '@airlock/oci';
+import { parseWholeNumber } from './command.js';
 import { connectionFlags, listOption as list, type ConnectionFlags } from './connection.js';
 
 /** The parsed form of the shared transfer options (`transferInputs`). */
@@ -17,14 +18,9 @@ export interface TransferFlags extends ConnectionFlags {
 }
 
 export function transferFlags(o: Record<string, unknown>): TransferFlags {
-  const concurrency = Number(o.concurrency ?? 8);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
-    throw new AirlockError('USAGE', `--concurrency must be a whole number from 1 to 256, got ${String(o.concurrency)}`);
-  }
-  const chunk = o.chunkSize === undefined ? undefined : Number(o.chunkSize);
-  if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1024)) {
-    throw new AirlockError('USAGE', `--chunk-size must be at least 1024 bytes, got ${String(o.chunkSize)}`);
-  }
+  // commander already checked values given as options (commandFor); this checks values given in code.
+  const concurrency = o.concurrency === undefined ? 8 : parseWholeNumber({ name: 'concurrency', min: 1, max: 256 })(String(o.concurrency));
+  const chunk = o.chunkSize === undefined ? undefined : parseWholeNumber({ name: 'chunk-size', min: 1024, max: 1024 ** 3 })(String(o.chunkSize));
   return {
     platforms: list(o.platform).map(parsePlatform),
     // commander turns --no-referrers into referrers=false

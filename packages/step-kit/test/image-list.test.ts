@@ -37,4 +37,48 @@ describe('mirror lists', () => {
     const jobs = planTransfers(parseImageList('gcr.io/a/b:1\n', 'l.txt'), { to: 'r.local', rewrites: [] });
     expect(jobs[0]!.destination).toMatchObject({ kind: 'registry', ref: { registry: 'r.local', repository: 'a/b', tag: '1' } });
   });
+
+  it('--rewrite first, then --to as the fallback for names no rewrite matches (documented precedence)', () => {
+    const opts = { to: 'reg.local/mirror', rewrites: [parseRewrite('gcr.io/acme=registry.local/acme'), parseRewrite('gcr.io=registry.local/gcr')] };
+    const list = ['gcr.io/acme/api:1.4', 'gcr.io/other/x:2', 'quay.io/org/tool:v2', 'registry.local/own/thing:3 oci:/tmp/x'].join('\n');
+    const jobs = planTransfers(parseImageList(list, 'l.txt'), opts);
+    const names = jobs.map((j) => (j.destination.kind === 'registry' ? `${j.destination.ref.registry}/${j.destination.ref.repository}:${j.destination.ref.tag}` : j.destination.input));
+    // the first matching rewrite wins; the second catches the rest of gcr.io; --to takes what no
+    // rewrite matches; an explicit destination beats both
+    expect(names).toEqual(['registry.local/acme/api:1.4', 'registry.local/gcr/other/x:2', 'reg.local/mirror/org/tool:v2', 'oci:/tmp/x']);
+  });
+
+  it('"no destination" names its location once', () => {
+    let msg = '';
+    try {
+      planTransfers(parseImageList('gcr.io/a/b:1', 'l.txt'), { rewrites: [] });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toBe('l.txt line 1: no destination for "gcr.io/a/b:1"');
+  });
+
+  it('two entries writing the same destination tag are refused, naming both lines', () => {
+    const same = parseImageList(['gcr.io/a/app:1 reg.local/x/app:1', 'quay.io/b/app:1 reg.local/x/app:1'].join('\n'), 'l.txt');
+    expect(() => planTransfers(same, { rewrites: [] })).toThrowError(/l\.txt line 1 and line 2 both write reg\.local\/x\/app:1/);
+    // via --to: both land on r.local/a/app:1 (the default tag is the source's)
+    const viaTo = parseImageList(['# c', 'gcr.io/a/app:1', 'quay.io/a/app:1'].join('\n'), 'l.txt');
+    expect(() => planTransfers(viaTo, { to: 'r.local', rewrites: [] })).toThrowError(/line 2 and line 3 both write r\.local\/a\/app:1/);
+    const yaml = parseImageList(['images:', '  - source: gcr.io/a/app:1', '    destination: oci:/tmp/l:t', '  - source: gcr.io/b/app:2', '    destination: oci:/tmp/l/:t'].join('\n'), 'l.yaml');
+    expect(() => planTransfers(yaml, { rewrites: [] })).toThrowError(/l\.yaml entry 1 and entry 2 both write oci:\/tmp\/l:t/);
+    // different tags: no conflict
+    expect(planTransfers(parseImageList(['gcr.io/a/app:1 reg.local/x/app', 'gcr.io/a/app:2 reg.local/x/app'].join('\n'), 'l.txt'), { rewrites: [] })).toHaveLength(2);
+  });
+
+  it('a 10 MB line is quoted cut to ~200 characters', () => {
+    const line = 'a'.repeat(10 * 1024 * 1024);
+    let msg = '';
+    try {
+      planTransfers(parseImageList(`${line}:x y`, 'l.txt'), { to: 'r.local', rewrites: [] });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/l\.txt line 1: invalid image reference/);
+    expect(msg.length).toBeLessThan(600);
+  });
 });

@@ -1,6 +1,6 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { AirlockError } from '@airlock/oci';
+import { AirlockError, quote, shorten } from '@airlock/oci';
 import {
   isAirlockCosignError,
   parseTrustedRootJson,
@@ -60,13 +60,19 @@ export async function loadKey(path: string, displayName = path): Promise<KeySign
   try {
     pem = await readFile(path);
   } catch (e) {
-    throw inputError(`cannot read key file ${displayName}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path given to --key (a PEM public key such as cosign.pub)', e);
+    throw inputError(`cannot read key file ${shorten(displayName)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path given to --key (a PEM public key such as cosign.pub)', e);
   }
   try {
     return { kind: 'key', name: displayName, key: readPublicKey(pem) };
   } catch (e) {
-    if (isAirlockCosignError(e)) throw inputError(`key file ${displayName}: ${e.message}`, e.hint, e);
-    throw e;
+    if (!isAirlockCosignError(e)) throw e;
+    const type = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem.toString('latin1'))?.[1];
+    const shown = shorten(displayName);
+    if (type === 'CERTIFICATE') {
+      throw inputError(`key file ${shown} is a certificate, not a public key`, `certificates from your own CA: --ca-roots ${shorten(displayName, 100)}; or verify with its public key: openssl x509 -in ${shorten(displayName, 100)} -pubkey -noout > key.pub`, e);
+    }
+    if (type && /PRIVATE KEY/.test(type)) throw inputError(`key file ${shown} is a private key`, 'verify with the public half (cosign.pub); never hand the private key to the verifying side', e);
+    throw inputError(`key file ${shown}: ${e.message}`, e.hint.replace(/, or extract its key with publicKeyOfCertificate/, ''), e);
   }
 }
 
@@ -92,12 +98,12 @@ export async function loadTrustedRoot(path: string, displayName = path): Promise
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw inputError(`cannot read trusted root ${displayName}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path given to --trusted-root (a Sigstore trusted_root.json)', e);
+    throw inputError(`cannot read trusted root ${shorten(displayName)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path given to --trusted-root (a Sigstore trusted_root.json)', e);
   }
   try {
     return rootFrom(parseTrustedRootJson(text), displayName);
   } catch (e) {
-    if (isAirlockCosignError(e)) throw inputError(`${displayName}: ${e.message}`, e.hint, e);
+    if (isAirlockCosignError(e)) throw inputError(`${shorten(displayName)}: ${e.message}`, e.hint, e);
     throw e;
   }
 }
@@ -113,7 +119,7 @@ export function compileRegexp(source: string, what: string): RegExp {
   try {
     return new RegExp(source);
   } catch (e) {
-    throw inputError(`${what}: invalid regular expression ${JSON.stringify(source)}: ${(e as Error).message}`, 'write a JavaScript/Go-compatible regular expression', e);
+    throw inputError(`${what}: invalid regular expression ${quote(source)}: ${(e as Error).message}`, 'write a JavaScript/Go-compatible regular expression', e);
   }
 }
 

@@ -1,4 +1,4 @@
-import { registriesFrom, transferFlags } from '@airlock/step-kit';
+import { connectionFlags, preflight, registriesFrom, transferFlags } from '@airlock/step-kit';
 import { readImageList, type ImageListEntry } from '@airlock/step-kit/image-list';
 import { AirlockError, parseLocation, repositoryName, withDigest, withTag, type Location } from '@airlock/oci';
 import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
@@ -58,7 +58,11 @@ export function targetFromEntry(e: ImageListEntry): Target {
   }
 }
 
-/** REF arguments and/or --file LIST, all parsed before anything is verified (bad input: exit 2). */
+/**
+ * REF arguments and/or --file LIST, all parsed before anything is verified (bad input: exit 2);
+ * then, still before any work, the layouts named, the report paths, the connection options and
+ * the credential sources are checked.
+ */
 async function targetsFrom(args: string[], opts: Record<string, unknown>, command: string): Promise<Target[]> {
   const refs = args.flatMap((a) => (Array.isArray(a) ? a.map(String) : [String(a)]));
   const targets: Target[] = refs.map((r) => ({ input: r, reference: r, location: parseLocation(r) }));
@@ -66,6 +70,14 @@ async function targetsFrom(args: string[], opts: Record<string, unknown>, comman
   if (!targets.length) {
     throw new AirlockError('USAGE', `${command} needs REF... or --file LIST`, { hint: `see airlock ${command} --help` });
   }
+  connectionFlags(opts);
+  await preflight({
+    sources: targets.map((t) => t.location),
+    outputs: [
+      { path: opts.report as string | undefined, flag: '--report', createParents: true },
+      { path: opts.junit as string | undefined, flag: '--junit', createParents: true },
+    ],
+  });
   return targets;
 }
 

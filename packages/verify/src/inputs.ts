@@ -102,7 +102,7 @@ With --json, stdout holds one JSON array per image of the valid signatures' payl
 
 ${CREDENTIALS_HELP}
 
-${EXIT_CODES_HELP.replace('1  an operation failed (the summary names each failure and why)', '1  an image has no valid signature or fails the policy (each rejected signature is named, with why)')}`,
+${EXIT_CODES_HELP.replace('1    an operation failed (the summary names each failure and why)', '1    an image has no valid signature or fails the policy (each rejected signature is named, with why)')}`,
 };
 
 export const verifyAttestationStep: StepDef = {
@@ -129,7 +129,7 @@ The policy file is the one airlock verify --policy reads (see airlock verify --h
 
 ${CREDENTIALS_HELP}
 
-${EXIT_CODES_HELP.replace('1  an operation failed (the summary names each failure and why)', '1  an image has no valid attestation of the type (each rejected one is named, with why)')}`,
+${EXIT_CODES_HELP.replace('1    an operation failed (the summary names each failure and why)', '1    an image has no valid attestation of the type (each rejected one is named, with why)')}`,
 };
 
 export const verifyBlobStep: StepDef = {
@@ -152,5 +152,5 @@ Examples:
 Keyless bundles are checked offline against the trusted root: certificate chain, SCTs,
 transparency-log proofs or signed entry timestamps, and RFC 3161 timestamps.
 
-${EXIT_CODES_HELP.replace('1  an operation failed (the summary names each failure and why)', '1  the signature does not verify (the reason is printed)')}`,
+${EXIT_CODES_HELP.replace('1    an operation failed (the summary names each failure and why)', '1    the signature does not verify (the reason is printed)')}`,
 };

@@ -22,8 +22,13 @@ export class LayoutRepo implements ContentSource, ContentSink {
     return new LayoutRepo(await OciLayout.openForRead(dir));
   }
 
-  static async sink(dir: string): Promise<LayoutRepo> {
-    return new LayoutRepo(await OciLayout.openForWrite(dir));
+  /** A layout to write; a new one appears under its name only once `close()` finds an image in it. */
+  static async sink(dir: string, opts: { signal?: AbortSignal } = {}): Promise<LayoutRepo> {
+    return new LayoutRepo(await OciLayout.openForWrite(dir, opts));
+  }
+
+  close(): Promise<void> {
+    return this.layout.close();
   }
 
   async getManifest(reference: string): Promise<Manifest> {

@@ -18,6 +18,8 @@ import type { ContentSink, ContentSource, Repository } from './types.js';
 export interface OpenOptions {
   registries: Registries;
   upload?: Omit<UploadOptions, 'mountFrom'>;
+  /** Cancels writes to a layout sink (SIGINT/SIGTERM); registry requests are cancelled by their transport. */
+  signal?: AbortSignal;
 }
 
 /** The reference to read at a location: its tag or digest ('' for a layout's only image). */
@@ -48,7 +50,7 @@ export async function openSource(loc: Location, opts: OpenOptions): Promise<Cont
 export async function openSink(loc: Location, opts: OpenOptions): Promise<ContentSink> {
   switch (loc.kind) {
     case 'layout':
-      return LayoutRepo.sink(loc.dir);
+      return LayoutRepo.sink(loc.dir, opts.signal ? { signal: opts.signal } : {});
     case 'docker-archive':
       return new DockerArchiveSink(loc.file);
     case 'registry':

@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { join, sep } from 'node:path';
+import { accessSync, constants, createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
@@ -10,6 +9,8 @@ import { type Digest, hexOf, algorithmOf, isDigest, VerifyingStream, verifiedStr
 import { MAX_MANIFEST_BYTES, MediaType } from '../manifest/mediatypes.js';
 import { type Manifest, parseManifest } from '../manifest/parse.js';
 import { type Descriptor, descriptorSchema } from '../manifest/schema.js';
+import { shorten } from '../util/quote.js';
+import { reclaimStaleTemps, tempPathFor, trackTemp, untrackTemp } from '../util/temp.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -23,45 +24,241 @@ const layoutIndexSchema = z.object({
 export type LayoutIndex = z.infer<typeof layoutIndexSchema>;
 
 function layoutError(dir: string, msg: string, hint?: string): AirlockError {
-  return new AirlockError('LAYOUT', `OCI layout ${dir}: ${msg}`, { hint });
+  return new AirlockError('LAYOUT', `OCI layout ${shorten(dir)}: ${msg}`, { hint });
+}
+
+/** The layout named on the command line is not usable: an input error (exit 2), found before any work. */
+function layoutInputError(dir: string, msg: string, hint: string): AirlockError {
+  return new AirlockError('BAD_INPUT', `OCI layout ${shorten(dir)}: ${msg}`, { hint });
+}
+
+const DAMAGED_HINT = 'the layout is damaged (an interrupted write?): copy it again from its source';
+
+/** Parse index.json text: not JSON (truncated) and not an image index are told apart. */
+function parseIndex(dir: string, text: string): LayoutIndex {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw layoutInputError(dir, `index.json is not valid JSON${text.trim() === '' ? ' (it is empty)' : ' (truncated?)'}`, DAMAGED_HINT);
+  }
+  const r = layoutIndexSchema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw layoutInputError(dir, `index.json is not an OCI image index${i?.path.length ? ` (at ${i.path.map(String).join('.')})` : ''}`, DAMAGED_HINT);
+  }
+  return r.data;
+}
+
+function statOrUndefined(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function canWrite(p: string): boolean {
+  try {
+    accessSync(p, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The nearest existing ancestor directory of `p` (p excluded). */
+function nearestExisting(p: string): string {
+  let cur = dirname(resolve(p));
+  while (!existsSync(cur) && dirname(cur) !== cur) cur = dirname(cur);
+  return cur;
+}
+
+/** A layout written under a temporary name, renamed to its final name when it holds an image. */
+interface Staging {
+  /** The final directory (absolute). */
+  final: string;
+  /** Where it is written until then: a hidden sibling `.NAME.tmp-PID-HOST-HEX`. */
+  work: string;
 }
 
 /**
  * An OCI image layout directory (image-spec `image-layout.md`): `oci-layout`, `index.json` whose
  * entries carry `org.opencontainers.image.ref.name`, and content-addressed `blobs/<alg>/<hex>`.
  * Writes are atomic (temp file + rename, verified before rename); reads refuse to leave the layout.
+ *
+ * A layout is never left without its `index.json`: a new directory is written under a temporary
+ * name and renamed into place by `close()` once it holds an image (or removed when none was
+ * written: a failed or interrupted copy leaves nothing); an existing directory gets `index.json`
+ * before anything else. Writers remove stale temporary files (of processes that are gone) when
+ * they open a layout.
  */
 export class OciLayout {
   #index: LayoutIndex | undefined;
   #indexLoad: Promise<LayoutIndex> | undefined;
   #indexWrite: Promise<void> = Promise.resolve();
   #root: string | undefined;
+  /** Where files go: `dir` itself, or the staging directory of a new layout. */
+  readonly #work: string;
+  #staging: Staging | undefined;
+  #signal: AbortSignal | undefined;
+  #closed = false;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, work?: string) {
+    this.#work = work ?? dir;
+  }
+
+  /**
+   * Check that `dir` is a readable OCI layout (a directory with `oci-layout` and a valid
+   * `index.json`): every problem is an input error (exit 2) naming what is wrong.
+   */
+  static async checkReadable(dir: string): Promise<void> {
+    await OciLayout.openForRead(dir);
+  }
+
+  /**
+   * Check, without writing anything, that a layout can be written at `dir`: not a file, an existing
+   * layout not damaged, the place writable. Problems are input errors (exit 2).
+   */
+  static checkWritable(dir: string): void {
+    const st = statOrUndefined(dir);
+    if (st && !st.isDirectory()) throw layoutInputError(dir, 'is a file, not a directory', 'oci: names a directory to write the layout in; choose another path');
+    if (st) {
+      if (!canWrite(dir)) throw layoutInputError(dir, 'is not writable', 'check its permissions, or choose another directory');
+      if (existsSync(join(dir, 'oci-layout'))) {
+        let text: string | undefined;
+        try {
+          text = readFileSync(join(dir, 'index.json'), 'utf8');
+        } catch {
+          text = undefined;
+        }
+        if (text !== undefined) parseIndex(dir, text);
+      }
+      return;
+    }
+    const anc = nearestExisting(dir);
+    const ast = statOrUndefined(anc);
+    if (!ast?.isDirectory()) throw layoutInputError(dir, `${shorten(anc)} is not a directory`, 'choose a path under an existing directory');
+    if (!canWrite(anc)) throw layoutInputError(dir, `cannot be created: ${shorten(anc)} is not writable`, 'choose a directory you can write to');
+  }
 
   static async openForRead(dir: string): Promise<OciLayout> {
     const l = new OciLayout(dir);
+    let st;
+    try {
+      st = await stat(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw layoutInputError(dir, 'does not exist', 'check the directory after oci: (an OCI image layout written by skopeo, crane, oras or Airlock)');
+      throw layoutInputError(dir, `cannot be read (${code ?? (e as Error).message})`, 'check the path and its permissions');
+    }
+    if (!st.isDirectory()) throw layoutInputError(dir, 'is not a directory', 'oci: names a directory holding an OCI image layout (oci-layout, index.json, blobs/)');
     let text: string;
     try {
       text = await readFile(join(dir, 'oci-layout'), 'utf8');
     } catch {
-      throw layoutError(dir, 'not an OCI image layout (no oci-layout file)', 'point oci: at a directory written by skopeo, crane, oras or Airlock');
+      throw layoutInputError(dir, 'not an OCI image layout (no oci-layout file)', 'point oci: at a directory written by skopeo, crane, oras or Airlock');
     }
     const r = layoutFileSchema.safeParse(safeJson(text));
-    if (!r.success) throw layoutError(dir, 'oci-layout is malformed');
+    if (!r.success) throw layoutInputError(dir, 'oci-layout is malformed', DAMAGED_HINT);
+    if (!existsSync(join(dir, 'index.json'))) throw layoutInputError(dir, 'has no index.json (an incomplete layout)', DAMAGED_HINT);
     await l.index();
     return l;
   }
 
-  static async openForWrite(dir: string): Promise<OciLayout> {
-    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-    const l = new OciLayout(dir);
+  /**
+   * Open a layout for writing. An existing layout is written in place; a directory that is not a
+   * layout yet gets `index.json` and `oci-layout` first; a new one is written under a temporary
+   * name until `close()`. Stale temporary files of earlier, dead writers are removed.
+   */
+  static async openForWrite(dir: string, opts: { signal?: AbortSignal } = {}): Promise<OciLayout> {
+    let st;
     try {
-      await stat(join(dir, 'oci-layout'));
+      st = await stat(dir);
     } catch {
-      await atomicWrite(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      st = undefined;
     }
+    if (st && !st.isDirectory()) throw layoutInputError(dir, 'is a file, not a directory', 'oci: names a directory to write the layout in; choose another path');
+    if (!st) {
+      const final = resolve(dir);
+      const parent = nearestExisting(final);
+      const prefix = `.${basename(final)}`;
+      await reclaimStaleTemps(parent, `${prefix}.tmp-`);
+      const work = tempPathFor(join(parent, prefix));
+      trackTemp(work);
+      await mkdir(join(work, 'blobs', 'sha256'), { recursive: true });
+      await atomicWrite(join(work, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      const l = new OciLayout(dir, work);
+      l.#staging = { final, work };
+      l.#signal = opts.signal;
+      return l;
+    }
+    const l = new OciLayout(dir);
+    l.#signal = opts.signal;
+    await l.#reclaim();
+    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    // index.json before oci-layout: the directory is never a layout without its index.
+    if (!existsSync(join(dir, 'index.json'))) await atomicWrite(join(dir, 'index.json'), JSON.stringify(await l.index()));
+    if (!existsSync(join(dir, 'oci-layout'))) await atomicWrite(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     return l;
+  }
+
+  /** Remove temporary files of writers that are gone (never another live writer's). */
+  async #reclaim(): Promise<void> {
+    await reclaimStaleTemps(this.dir);
+    const blobs = join(this.dir, 'blobs');
+    let algs: string[] = [];
+    try {
+      algs = await readdir(blobs);
+    } catch {
+      return;
+    }
+    await Promise.all(algs.map((a) => reclaimStaleTemps(join(blobs, a))));
+  }
+
+  /**
+   * Finish writing. A new layout that holds at least one image is renamed to its final name (or,
+   * when another writer created that directory meanwhile, merged into it); one that holds none —
+   * the copy failed or was interrupted before an image was complete — is removed. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const staging = this.#staging;
+    if (!staging) return;
+    await this.#indexWrite.catch(() => undefined);
+    const idx = this.#index;
+    try {
+      if (!idx || idx.manifests.length === 0) return;
+      await mkdir(dirname(staging.final), { recursive: true });
+      try {
+        await rename(staging.work, staging.final);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw e;
+        if (code === 'ENOTDIR') throw layoutInputError(staging.final, 'is a file, not a directory', 'choose another path');
+      }
+      await this.#mergeInto(staging);
+    } finally {
+      await rm(staging.work, { recursive: true, force: true }).catch(() => undefined);
+      untrackTemp(staging.work);
+    }
+  }
+
+  /** Another writer created the final directory meanwhile: move our blobs and tags into it. */
+  async #mergeInto(staging: Staging): Promise<void> {
+    const target = await OciLayout.openForWrite(staging.final);
+    const blobs = join(staging.work, 'blobs');
+    for (const alg of await readdir(blobs)) {
+      await mkdir(join(staging.final, 'blobs', alg), { recursive: true });
+      for (const f of await readdir(join(blobs, alg))) {
+        if (f.includes('.tmp-')) continue;
+        const dest = join(staging.final, 'blobs', alg, f);
+        if (!existsSync(dest)) await rename(join(blobs, alg, f), dest);
+      }
+    }
+    for (const m of this.#index?.manifests ?? []) await target.setRef(m, m.annotations?.[REF_NAME]);
   }
 
   /** index.json, read once: concurrent callers share one read (and so one object to update). */
@@ -74,17 +271,11 @@ export class OciLayout {
     if (this.#index) return this.#index;
     let text: string | undefined;
     try {
-      text = await readFile(join(this.dir, 'index.json'), 'utf8');
+      text = await readFile(join(this.#work, 'index.json'), 'utf8');
     } catch {
       text = undefined;
     }
-    if (text === undefined) {
-      this.#index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
-    } else {
-      const r = layoutIndexSchema.safeParse(safeJson(text));
-      if (!r.success) throw layoutError(this.dir, `index.json is malformed: ${r.error.issues[0]?.message}`);
-      this.#index = r.data;
-    }
+    this.#index = text === undefined ? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] } : parseIndex(this.dir, text);
     return this.#index;
   }
 
@@ -112,9 +303,9 @@ export class OciLayout {
 
   /** Path of a blob, refusing anything that would resolve outside the layout. */
   async blobPath(digest: Digest): Promise<string> {
-    if (!isDigest(digest)) throw layoutError(this.dir, `invalid digest "${digest}"`);
-    const p = join(this.dir, 'blobs', algorithmOf(digest), hexOf(digest));
-    this.#root ??= await realpath(this.dir);
+    if (!isDigest(digest)) throw layoutError(this.dir, `invalid digest "${shorten(digest, 100)}"`);
+    const p = join(this.#work, 'blobs', algorithmOf(digest), hexOf(digest));
+    this.#root ??= await realpath(this.#work);
     let real: string;
     try {
       real = await realpath(p);
@@ -167,28 +358,33 @@ export class OciLayout {
 
   /** Write a blob from a stream: to a temp file, verified, then renamed into place. */
   async writeBlob(desc: Descriptor, content: Readable): Promise<void> {
-    const final = join(this.dir, 'blobs', algorithmOf(desc.digest), hexOf(desc.digest));
-    await mkdir(join(this.dir, 'blobs', algorithmOf(desc.digest)), { recursive: true });
-    const tmp = `${final}.tmp-${randomBytes(6).toString('hex')}`;
+    const final = join(this.#work, 'blobs', algorithmOf(desc.digest), hexOf(desc.digest));
+    await mkdir(join(this.#work, 'blobs', algorithmOf(desc.digest)), { recursive: true });
+    const tmp = tempPathFor(final);
     // Content from a source is already being verified against this digest: do not hash it twice.
     const alreadyVerified = content instanceof VerifyingStream && content.expected === desc.digest && content.expectedSize === desc.size;
+    trackTemp(tmp);
     const fh = await open(tmp, 'w');
+    const opts = this.#signal ? { signal: this.#signal } : {};
     try {
-      if (alreadyVerified) await pipeline(content, fh.createWriteStream());
-      else await pipeline(content, new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`), fh.createWriteStream());
+      if (alreadyVerified) await pipeline(content, fh.createWriteStream(), opts);
+      else await pipeline(content, new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`), fh.createWriteStream(), opts);
       await rename(tmp, final);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
+      content.destroy();
+      if (this.#signal?.aborted && this.#signal.reason instanceof AirlockError) throw this.#signal.reason;
       throw e;
     } finally {
+      untrackTemp(tmp);
       await fh.close().catch(() => undefined);
     }
   }
 
   async writeBytes(digest: Digest, bytes: Buffer): Promise<void> {
     verifyBytes(bytes, digest, 'manifest');
-    const final = join(this.dir, 'blobs', algorithmOf(digest), hexOf(digest));
-    await mkdir(join(this.dir, 'blobs', algorithmOf(digest)), { recursive: true });
+    const final = join(this.#work, 'blobs', algorithmOf(digest), hexOf(digest));
+    await mkdir(join(this.#work, 'blobs', algorithmOf(digest)), { recursive: true });
     await atomicWrite(final, bytes);
   }
 
@@ -215,19 +411,22 @@ export class OciLayout {
     if (!tag && keep.some((m) => m.digest === desc.digest)) return;
     idx.manifests = [...keep, entry];
     const body = JSON.stringify(idx);
-    this.#indexWrite = this.#indexWrite.then(() => atomicWrite(join(this.dir, 'index.json'), body));
+    this.#indexWrite = this.#indexWrite.then(() => atomicWrite(join(this.#work, 'index.json'), body));
     await this.#indexWrite;
   }
 }
 
 async function atomicWrite(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  const tmp = tempPathFor(path);
+  trackTemp(tmp);
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw e;
+  } finally {
+    untrackTemp(tmp);
   }
 }
 

@@ -1,5 +1,6 @@
 import { AirlockError } from '../errors.js';
 import { type ImageReference, formatReference, parseReference, isValidTag } from './reference.js';
+import { quote } from '../util/quote.js';
 
 /**
  * Where images come from or go to: a registry repository, an OCI image layout directory, or a
@@ -23,12 +24,12 @@ export function parseLocation(input: string, opts: { defaultTag?: string | false
     const dir = colon >= 0 ? body.slice(0, colon) : body;
     const tag = colon >= 0 ? body.slice(colon + 1) : undefined;
     if (dir === '') {
-      throw new AirlockError('BAD_REFERENCE', `invalid OCI layout "${input}": the directory is missing`, {
+      throw new AirlockError('BAD_REFERENCE', `invalid OCI layout ${quote(input)}: the directory is missing`, {
         hint: 'write oci:DIR or oci:DIR:TAG',
       });
     }
     if (tag !== undefined && !isValidTag(tag)) {
-      throw new AirlockError('BAD_REFERENCE', `invalid OCI layout "${input}": "${tag}" is not a valid tag`, {
+      throw new AirlockError('BAD_REFERENCE', `invalid OCI layout ${quote(input)}: ${quote(tag)} is not a valid tag`, {
         hint: 'tags are up to 128 characters of letters, digits, _ . -',
       });
     }
@@ -36,7 +37,7 @@ export function parseLocation(input: string, opts: { defaultTag?: string | false
   }
   if (input.startsWith('docker-archive:')) return parseDockerArchive(input);
   if (input.startsWith('oci-archive:') || input.startsWith('dir:')) {
-    throw new AirlockError('BAD_REFERENCE', `unsupported transport in "${input}"`, {
+    throw new AirlockError('BAD_REFERENCE', `unsupported transport in ${quote(input)}`, {
       hint: 'use a registry reference, oci:DIR[:TAG] or docker-archive:FILE[:REF]',
     });
   }

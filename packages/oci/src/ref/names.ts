@@ -1,5 +1,6 @@
 import { AirlockError } from '../errors.js';
 import { parseReference, repositoryName } from './reference.js';
+import { quote } from '../util/quote.js';
 
 /**
  * Name mapping for the private registry: where an image goes under `--to PREFIX` or
@@ -14,15 +15,17 @@ export interface Rewrite {
 
 export function parseRewrite(s: string): Rewrite {
   const i = s.indexOf('=');
-  if (i <= 0 || i === s.length - 1) throw new AirlockError('USAGE', `invalid --rewrite "${s}": expected OLD=NEW`, { hint: 'write OLD=NEW, e.g. gcr.io/acme=registry.local/acme' });
+  if (i <= 0 || i === s.length - 1) throw new AirlockError('USAGE', `invalid --rewrite ${quote(s)}: expected OLD=NEW`, { hint: 'write OLD=NEW, e.g. gcr.io/acme=registry.local/acme' });
   return { from: s.slice(0, i).replace(/\/+$/, ''), to: s.slice(i + 1).replace(/\/+$/, '') };
 }
 
 /**
  * Work out a destination for a source name:
- * - `--rewrite OLD=NEW`: replace a leading OLD (at a path boundary) of the normalised name;
- * - `--to PREFIX`: drop the source registry host and put the repository under PREFIX.
- * The tag (or digest) of the source is kept.
+ * - `--rewrite OLD=NEW`: replace a leading OLD (at a path boundary) of the normalised name (the
+ *   first rewrite that matches wins);
+ * - `--to PREFIX`: otherwise — for names no rewrite matches — drop the source registry host and
+ *   put the repository under PREFIX.
+ * Rewrites come first, --to is the fallback. The tag (or digest) of the source is kept.
  */
 export function destinationFor(source: string, opts: { to?: string; rewrites: Rewrite[] }, where: string): string {
   const ref = parseReference(source);
@@ -34,7 +37,7 @@ export function destinationFor(source: string, opts: { to?: string; rewrites: Re
     if (name === from || name.startsWith(`${from}/`)) return `${rw.to}${name.slice(from.length)}${suffix}${digestSuffix}`;
   }
   if (opts.to) return `${opts.to.replace(/\/+$/, '')}/${ref.repository}${suffix}${digestSuffix}`;
-  throw new AirlockError('USAGE', `${where}: no destination for ${source}`, {
+  throw new AirlockError('USAGE', `${where}: no destination for ${quote(source)}`, {
     hint: 'give a DESTINATION on the line, or --to PREFIX, or a --rewrite that matches it',
   });
 }

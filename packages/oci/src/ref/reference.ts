@@ -1,5 +1,6 @@
 import { AirlockError } from '../errors.js';
 import { type Digest, isDigest } from '../digest/digest.js';
+import { quote, shorten } from '../util/quote.js';
 
 /**
  * A registry reference, normalised the way docker does:
@@ -25,9 +26,25 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 
 function bad(input: string, why: string): AirlockError {
-  return new AirlockError('BAD_REFERENCE', `invalid image reference "${input}": ${why}`, {
+  return new AirlockError('BAD_REFERENCE', `invalid image reference ${quote(input)}: ${why}`, {
     hint: 'use HOST[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST], e.g. registry.example.com/team/app:1.2',
   });
+}
+
+/**
+ * A name without `/` that can only be a registry host: an IP address (with or without a port),
+ * `localhost[:PORT]`, `[v6]`, or a dotted name with a port. Docker Hub repository names never
+ * contain `:` and official images have no dots, so `host.example` alone is a host as well.
+ */
+function looksLikeHost(name: string): boolean {
+  if (name.startsWith('[')) return true;
+  const m = /^([^:]+)(?::(\d+))?$/.exec(name);
+  if (!m) return false;
+  const host = m[1]!;
+  if (host === 'localhost') return true;
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(host)) return true;
+  // host.example:5000, or host.example (a last label of letters, like a top-level domain)
+  return m[2] !== undefined ? host.includes('.') : /^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$/i.test(host);
 }
 
 export function parseReference(input: string, opts: { defaultTag?: string | false } = {}): ImageReference {
@@ -38,9 +55,16 @@ export function parseReference(input: string, opts: { defaultTag?: string | fals
   const at = rest.indexOf('@');
   if (at >= 0) {
     const d = rest.slice(at + 1);
-    if (!isDigest(d)) throw bad(input, `"${d}" is not a sha256/sha512 digest`);
+    if (!isDigest(d)) throw bad(input, `${quote(d)} is not a sha256/sha512 digest`);
     digest = d;
     rest = rest.slice(0, at);
+  }
+  // `127.0.0.1:5000` or `registry.local`: docker would read a Docker Hub image named after the
+  // host; nobody means that. The repository is missing.
+  if (!rest.includes('/') && looksLikeHost(rest)) {
+    throw new AirlockError('BAD_REFERENCE', `invalid image reference ${quote(input)}: the repository is missing (${rest === s ? 'that is' : `${quote(rest)} is`} a registry host)`, {
+      hint: `name a repository on that host: HOST[:PORT]/REPOSITORY[:TAG], e.g. ${shorten(rest, 100)}/team/app:1.0`,
+    });
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -48,7 +72,7 @@ export function parseReference(input: string, opts: { defaultTag?: string | fals
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) throw bad(input, `"${tag}" is not a valid tag`);
+    if (!TAG_RE.test(tag)) throw bad(input, `${quote(tag)} is not a valid tag`);
   }
   let registry = DOCKER_HUB;
   let repository = rest;
@@ -56,7 +80,7 @@ export function parseReference(input: string, opts: { defaultTag?: string | fals
   if (slash >= 0) {
     const first = rest.slice(0, slash);
     if (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[')) {
-      if (!HOST_RE.test(first)) throw bad(input, `"${first}" is not a valid registry host`);
+      if (!HOST_RE.test(first)) throw bad(input, `${quote(first)} is not a valid registry host`);
       registry = first;
       repository = rest.slice(slash + 1);
     } else if (first !== first.toLowerCase()) {
@@ -66,7 +90,7 @@ export function parseReference(input: string, opts: { defaultTag?: string | fals
   if (registry === 'index.docker.io' || registry === DOCKER_HUB_API) registry = DOCKER_HUB;
   if (repository === '') throw bad(input, 'the repository is missing');
   if (!REPO_RE.test(repository)) {
-    throw bad(input, `"${repository}" is not a valid repository (lowercase letters, digits, . _ - separated by /)`);
+    throw bad(input, `${quote(repository)} is not a valid repository (lowercase letters, digits, . _ - separated by /)`);
   }
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   if (repository.length + registry.length + 1 > 255) throw bad(input, 'the name is longer than 255 characters');

@@ -55,22 +55,39 @@ function decodeAuth(auth: string, where: string): { username: string; password: 
   const raw = Buffer.from(auth, 'base64').toString('utf8');
   const i = raw.indexOf(':');
   if (i < 0) {
-    throw new AirlockError('CREDENTIALS', `malformed "auth" entry in ${where}`, {
+    throw new AirlockError('BAD_INPUT', `malformed "auth" entry in ${where}`, {
       hint: 'auth must be base64 of USERNAME:PASSWORD',
     });
   }
   return { username: raw.slice(0, i), password: raw.slice(i + 1) };
 }
 
-export function parseDockerConfig(text: string, where: string): DockerConfig {
+/**
+ * Where a docker config came from: the DOCKER_AUTH_CONFIG variable, or a file. Messages name it so
+ * the user knows what to fix, and never repeat its content (it holds secrets).
+ */
+export type ConfigSource = { kind: 'variable'; name: string } | { kind: 'file'; path: string; what: string };
+
+function describeSource(where: string | ConfigSource): { name: string; fix: string } {
+  if (typeof where === 'string') return { name: where, fix: 'fix or remove it' };
+  if (where.kind === 'variable') return { name: `the ${where.name} variable`, fix: `fix or unset ${where.name} (it must hold a docker config.json: {"auths":{...}})` };
+  return { name: `${where.what} ${where.path}`, fix: 'fix or remove the file' };
+}
+
+export function parseDockerConfig(text: string, where: string | ConfigSource): DockerConfig {
+  const src = describeSource(where);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new AirlockError('CREDENTIALS', `${where} is not valid JSON`, { hint: 'fix or remove the file' });
+    throw new AirlockError('BAD_INPUT', `${src.name} is not valid JSON`, { hint: src.fix });
   }
   const r = dockerConfigSchema.safeParse(json);
-  if (!r.success) throw new AirlockError('CREDENTIALS', `${where} is not a docker config.json`, { hint: r.error.issues[0]?.message });
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const at = i?.path.length ? ` at ${i.path.map(String).join('.')}` : '';
+    throw new AirlockError('BAD_INPUT', `${src.name} is not a docker config.json${at}: ${i?.message ?? 'invalid'}`, { hint: src.fix });
+  }
   return r.data;
 }
 
@@ -149,6 +166,31 @@ export class DefaultCredentials implements CredentialProvider {
     return p;
   }
 
+  /** The docker-config-shaped sources, in order: DOCKER_AUTH_CONFIG, docker config.json, containers auth.json. */
+  #configs(): Array<{ where: ConfigSource; text: string }> {
+    const env = this.#env;
+    const out: Array<{ where: ConfigSource; text: string }> = [];
+    if (env.DOCKER_AUTH_CONFIG) out.push({ where: { kind: 'variable', name: 'DOCKER_AUTH_CONFIG' }, text: env.DOCKER_AUTH_CONFIG });
+    const dockerPath = join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json');
+    const docker = readOptional(dockerPath);
+    if (docker) out.push({ where: { kind: 'file', path: dockerPath, what: 'docker config.json' }, text: docker });
+    const authPath = env.REGISTRY_AUTH_FILE ?? (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : '');
+    const auth = readOptional(authPath);
+    if (auth) out.push({ where: { kind: 'file', path: authPath, what: 'containers auth.json' }, text: auth });
+    return out;
+  }
+
+  /**
+   * Parse every credential source now: a malformed one throws a BAD_INPUT error naming it (and
+   * what to do), before any request. Nothing is looked up and no helper runs.
+   */
+  check(): void {
+    for (const { where, text } of this.#configs()) {
+      const cfg = parseDockerConfig(text, where);
+      for (const [key, v] of Object.entries(cfg.auths ?? {})) if (v.auth) decodeAuth(v.auth, `${describeSource(where).name} (auths.${key})`);
+    }
+  }
+
   async #lookup(registry: string): Promise<Credential | undefined> {
     const env = this.#env;
     const pair = (host: string | undefined, user: string | undefined, pass: string | undefined) =>
@@ -158,22 +200,8 @@ export class DefaultCredentials implements CredentialProvider {
       pair(env.CI_REGISTRY, env.CI_REGISTRY_USER, env.CI_REGISTRY_PASSWORD);
     if (direct) return direct;
 
-    const sources: Array<[string, () => string | undefined]> = [
-      ['DOCKER_AUTH_CONFIG', () => env.DOCKER_AUTH_CONFIG],
-      [
-        'docker config.json',
-        () => readOptional(join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json')),
-      ],
-      [
-        'containers auth.json',
-        () =>
-          readOptional(env.REGISTRY_AUTH_FILE ?? (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : '')),
-      ],
-    ];
-    for (const [where, read] of sources) {
-      const text = read();
-      if (!text) continue;
-      const found = fromConfig(parseDockerConfig(text, where), registry, where);
+    for (const { where, text } of this.#configs()) {
+      const found = fromConfig(parseDockerConfig(text, where), registry, describeSource(where).name);
       if (found.entry) return found.entry;
       if (found.helper) {
         const server = registry === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from './undici-lite.js';
 import { AirlockError } from '../errors.js';
@@ -24,6 +25,11 @@ export interface TransportOptions {
   dispatcher?: Dispatcher;
   /** Called before each retry, for logs. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
+  /**
+   * Cancels every request of this transport (SIGINT/SIGTERM): requests in flight and response
+   * bodies being streamed are aborted, retries stop, new requests fail at once with INTERRUPTED.
+   */
+  signal?: AbortSignal;
 }
 
 export interface HttpRequest {
@@ -129,6 +135,8 @@ export class Transport {
 
   constructor(opts: TransportOptions = {}) {
     this.#opts = opts;
+    // Every request in flight listens on the run's signal: more than 10 is normal, not a leak.
+    if (opts.signal) setMaxListeners(0, opts.signal);
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#insecure = new Set(opts.insecureHosts ?? []);
   }
@@ -169,12 +177,12 @@ export class Transport {
    * For a loopback or insecure host, find out once whether it speaks TLS (one `GET /v2/` over
    * https; a plain-HTTP answer means http). Concurrent requests wait for that one answer.
    */
-  #probe(host: string): Promise<void> {
+  #probe(host: string, signal?: AbortSignal): Promise<void> {
     let p = this.#probes.get(host);
     if (!p) {
       p = (async () => {
         try {
-          const r = await request(`https://${host}/v2/`, { method: 'GET', dispatcher: this.#dispatcher(host), reset: false, headersTimeout: 30_000 });
+          const r = await request(`https://${host}/v2/`, { method: 'GET', dispatcher: this.#dispatcher(host), reset: false, headersTimeout: 30_000, ...(signal ? { signal } : {}) });
           await drain(r.body);
           this.#schemes.set(host, 'https');
         } catch (e) {
@@ -187,15 +195,37 @@ export class Transport {
     return p;
   }
 
-  async request(req: HttpRequest): Promise<HttpResponse> {
+  /** The request's own signal combined with the transport's (either cancels it). */
+  #signalOf(req: HttpRequest): AbortSignal | undefined {
+    const run = this.#opts.signal;
+    if (!req.signal) return run;
+    if (!run) return req.signal;
+    const both = AbortSignal.any([req.signal, run]);
+    setMaxListeners(0, both);
+    return both;
+  }
+
+  /** Why a cancelled request stopped: the abort reason when it is ours (an AirlockError), else INTERRUPTED. */
+  static #cancelled(signal: AbortSignal, req: HttpRequest): AirlockError {
+    const r: unknown = signal.reason;
+    if (r instanceof AirlockError) return r;
+    return new AirlockError('INTERRUPTED', `${req.method} ${shownUrl(req).split('?')[0]}: cancelled`, { cause: r });
+  }
+
+  async request(input: HttpRequest): Promise<HttpResponse> {
+    const signal = this.#signalOf(input);
+    const req: HttpRequest = signal ? { ...input, signal } : input;
+    if (signal?.aborted) throw Transport.#cancelled(signal, req);
     const canRetry = req.retry ?? true;
-    if (this.#mayDowngrade(req.host) && !/^https?:\/\//.test(req.path)) await this.#probe(req.host);
+    if (this.#mayDowngrade(req.host) && !/^https?:\/\//.test(req.path)) await this.#probe(req.host, signal);
     let attempt = 0;
     for (;;) {
+      if (signal?.aborted) throw Transport.#cancelled(signal, req);
       let res: HttpResponse;
       try {
         res = await this.#once(req);
       } catch (e) {
+        if (signal?.aborted) throw Transport.#cancelled(signal, req);
         const code = errCode(e);
         if (code && PLAIN_HTTP_CODES.has(code)) {
           throw new AirlockError('TLS', `${req.host} did not answer HTTPS (${code}): it looks like a plain-HTTP registry`, {
@@ -219,7 +249,9 @@ export class Transport {
         if (canRetry && attempt < this.#retry.retries && code && RETRY_CODES.has(code)) {
           const delay = backoffMs(attempt, this.#retry);
           this.#opts.onRetry?.({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: code });
-          await sleep(delay, req.signal);
+          await sleep(delay, signal).catch(() => {
+            throw Transport.#cancelled(signal!, req);
+          });
           attempt++;
           continue;
         }
@@ -233,7 +265,9 @@ export class Transport {
         const ra = retryAfterMs(header(res.headers, 'retry-after'));
         const delay = ra !== undefined ? Math.min(ra, this.#retry.maxDelayMs) : backoffMs(attempt, this.#retry);
         this.#opts.onRetry?.({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
-        await sleep(delay, req.signal);
+        await sleep(delay, signal).catch(() => {
+          throw Transport.#cancelled(signal!, req);
+        });
         attempt++;
         continue;
       }

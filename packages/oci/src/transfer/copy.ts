@@ -4,7 +4,9 @@ import { type Manifest, parseManifest, platformString } from '../manifest/parse.
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
 import type { TransferContext } from './context.js';
-import { platformMatches } from './platform.js';
+import { platformMatches, type PlatformSpec } from './platform.js';
+import { readLimited } from '../util/body.js';
+import { z } from 'zod';
 import { copyReferrers } from './referrers.js';
 import { copyManifest, type ImageScope } from './walk.js';
 import { type ImageResult, newStats } from './result.js';
@@ -85,7 +87,15 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
  */
 async function selectPlatforms(top: Manifest, req: CopyRequest, ctx: TransferContext): Promise<{ manifest: Manifest; platforms?: string[] }> {
   const specs = ctx.options.platforms;
-  if (top.kind !== 'index') return { manifest: top };
+  if (top.kind !== 'index') {
+    if (!specs?.length) return { manifest: top };
+    // A single-platform image: it is copied only if it is one of the platforms asked for.
+    const own = await imagePlatform(top, req);
+    if (own && specs.some((s) => platformMatches(s, own))) return { manifest: top, platforms: [platformString(own)] };
+    throw new AirlockError('NOT_FOUND', `${req.source.name}:${req.reference} is a single-platform image for ${own ? platformString(own) : 'no declared platform'}, not ${specs.map(platformString).join(', ')}`, {
+      hint: `available platforms: ${own ? platformString(own) : 'none declared'}; drop --platform to copy it as it is`,
+    });
+  }
   const all = top.index.manifests.filter((d) => d.platform).map((d) => platformString(d.platform!));
   if (req.sink.onePlatform) {
     // A docker archive holds one platform: the one asked for, or the only real one (attestation
@@ -113,4 +123,23 @@ async function selectPlatforms(top: Manifest, req: CopyRequest, ctx: TransferCon
   json.manifests = picked;
   const bytes = Buffer.from(JSON.stringify(json));
   return { manifest: parseManifest(bytes, top.mediaType, `${req.source.name} (filtered index)`), platforms: names };
+}
+
+const imageConfigSchema = z.object({ os: z.string(), architecture: z.string(), variant: z.string().optional() });
+
+/** The os/architecture[/variant] a single-platform image's config declares (undefined for artifacts). */
+async function imagePlatform(m: Extract<Manifest, { kind: 'image' }>, req: CopyRequest): Promise<PlatformSpec | undefined> {
+  const config = m.image.config;
+  if (!/(?:container\.image\.v1|vnd\.oci\.image\.config\.v1)\+json$/.test(config.mediaType) || config.size > 4 * 1024 * 1024) return undefined;
+  const body = await req.source.openBlob(config);
+  const bytes = await readLimited(body, 4 * 1024 * 1024, `${req.source.name}@${config.digest}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const r = imageConfigSchema.safeParse(json);
+  if (!r.success) return undefined;
+  return { os: r.data.os, architecture: r.data.architecture, ...(r.data.variant ? { variant: r.data.variant } : {}) };
 }

@@ -1,4 +1,5 @@
 import { AirlockError } from '../errors.js';
+import { quote } from '../util/quote.js';
 import type { Platform } from '../manifest/schema.js';
 
 export interface PlatformSpec {
@@ -11,7 +12,7 @@ export interface PlatformSpec {
 export function parsePlatform(s: string): PlatformSpec {
   const parts = s.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/i.test(p))) {
-    throw new AirlockError('USAGE', `invalid platform "${s}"`, { hint: 'write os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7' });
+    throw new AirlockError('USAGE', `invalid platform ${quote(s)}`, { hint: 'write os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7' });
   }
   const [os, architecture, variant] = parts as [string, string, string?];
   return variant ? { os, architecture, variant } : { os, architecture };

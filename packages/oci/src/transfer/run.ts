@@ -109,17 +109,25 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
     }
     return c;
   };
-  const settled = await mapSettled(jobs, Math.max(1, opts.imageConcurrency ?? opts.concurrency ?? 8), async (job) => {
+  // When the run was interrupted, and when each image ended: only those still running then were cut short.
+  let abortedAt = opts.signal?.aborted ? 0 : Infinity;
+  opts.signal?.addEventListener('abort', () => (abortedAt = Date.now()), { once: true });
+  const endedAt: number[] = [];
+  const settled = await mapSettled(jobs, Math.max(1, opts.imageConcurrency ?? opts.concurrency ?? 8), async (job, i) => {
     const sourceName = describe(job.source);
     let destinationName = describe(job.destination);
     const started = Date.now();
     try {
+      // Interrupted (SIGINT/SIGTERM): images not started yet are not started.
+      if (opts.signal?.aborted) throw opts.signal.reason;
       const { source, reference } = await ends.source(job.source);
       const { sink, tag, pinned } = await ends.sink(job.destination, job.source);
       destinationName = describe(job.destination, tag);
       return await copyImage({ source, reference, sink, ...(tag ? { tag } : {}), ...(pinned ? { expectDigest: pinned } : {}), sourceName, destinationName }, ctxFor(job.platforms));
     } catch (e) {
       return failedResult(sourceName, destinationName, e, Date.now() - started);
+    } finally {
+      endedAt[i] = Date.now();
     }
   });
   const results = settled.map((s) => {
@@ -130,10 +138,22 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
   const closeErrors = await ends.close();
   return results.map((r, i) => {
     const e = closeErrors.get(ends.keyOf(jobs[i]!.destination));
-    if (e === undefined || r.status === 'failed') return r;
+    if (e === undefined || r.status === 'failed') return (endedAt[i] ?? Infinity) >= abortedAt ? interrupted(r, opts.signal) : r;
     const err = toAirlockError(e);
     return { ...r, status: 'failed', error: { code: err.code, message: `finishing ${r.destination} failed: ${err.message}`, ...(err.hint ? { hint: err.hint } : {}) } };
   });
+}
+
+/**
+ * After SIGINT/SIGTERM an image still running then failed because of it, whatever its request
+ * reported (a reset stream, a cancelled upload): it is marked INTERRUPTED, with the signal's words.
+ * One that had already failed for its own reason keeps it.
+ */
+function interrupted(r: ImageResult, signal: AbortSignal | undefined): ImageResult {
+  if (!signal?.aborted || r.status !== 'failed' || r.error?.code === 'INTERRUPTED') return r;
+  const reason = toAirlockError(signal.reason);
+  const message = reason.code === 'INTERRUPTED' ? reason.message : 'interrupted before it finished';
+  return { ...r, error: { code: 'INTERRUPTED', message, ...(reason.hint ? { hint: reason.hint } : {}) } };
 }
 
 function failedResult(source: string, destination: string, e: unknown, durationMs: number): ImageResult {

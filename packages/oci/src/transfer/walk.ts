@@ -58,6 +58,7 @@ export async function copyManifest(m: Manifest, destRef: string, req: Pair, ctx:
 
 /** Make a blob exist at the sink: skip (HEAD), mount from a sibling repository, or stream it over. */
 async function copyBlob(desc: Descriptor, req: Pair, ctx: TransferContext, scope: ImageScope): Promise<void> {
+  ctx.options.signal?.throwIfAborted();
   const { source, sink } = req;
   const key = `${sink.name}|${desc.digest}`;
   const finish = await ctx.leadOrFollow(sink, desc.digest);
