@@ -5,7 +5,7 @@ import { OciLayout } from '../layout/layout.js';
 import type { Manifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { BlobOpener, UploadOutcome } from '../registry/upload.js';
-import type { ContentSink, ContentSource } from './types.js';
+import type { ContentSink, ContentSource, OpenBlobOptions } from './types.js';
 
 /**
  * An OCI image layout as a source and a sink. Like a registry without the referrers API: referrers
@@ -41,7 +41,7 @@ export class LayoutRepo implements ContentSource, ContentSink {
     return desc ? this.layout.readManifest(desc) : undefined;
   }
 
-  openBlob(desc: Descriptor, opts?: { onProgress?: (bytes: number) => void }): Promise<Readable> {
+  openBlob(desc: Descriptor, opts?: OpenBlobOptions): Promise<Readable> {
     return this.layout.openBlob(desc, opts);
   }
 

@@ -157,12 +157,29 @@ export class RegistryClient {
 
   /** GET a blob (redirects followed without credentials); the caller verifies while streaming. */
   async getBlob(repo: string, desc: Pick<Descriptor, 'digest'>): Promise<Readable> {
-    const res = await this.send([pullScope(repo)], { method: 'GET', path: `/v2/${repo}/blobs/${desc.digest}` });
-    if (res.status !== 200) {
-      const err = await responseError(res, `blob ${this.registry}/${repo}@${desc.digest}`);
-      throw err;
+    return (await this.getBlobFrom(repo, desc, 0)).body;
+  }
+
+  /**
+   * GET a blob from byte `offset` on (`Range: bytes=N-`), to continue a read that was cut. `start`
+   * says where the body really begins: `offset` when the registry (or the storage it redirects to)
+   * honoured the range, 0 when it sent the whole blob again.
+   */
+  async getBlobFrom(repo: string, desc: Pick<Descriptor, 'digest'>, offset: number): Promise<{ body: Readable; start: number }> {
+    const res = await this.send([pullScope(repo)], {
+      method: 'GET',
+      path: `/v2/${repo}/blobs/${desc.digest}`,
+      ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
+    });
+    if (res.status === 200) return { body: res.body, start: 0 };
+    if (res.status === 206 && offset > 0) {
+      const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
+      if (m && Number(m[1]) === offset) return { body: res.body, start: offset };
+      // A range we did not ask for: read it all again instead.
+      res.body.destroy();
+      return this.getBlobFrom(repo, desc, 0);
     }
-    return res.body;
+    throw await responseError(res, `blob ${this.registry}/${repo}@${desc.digest}`);
   }
 
   /** All tags, following `Link` pagination; an unknown repository has none. */

@@ -1,6 +1,7 @@
 import type { Digest } from '../digest/digest.js';
 import { Limiter, Once } from '../util/limit.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
+import type { RetryInfo, RetryPolicy } from '../registry/transport.js';
 import type { BlobAction, EventSink } from './events.js';
 import type { PlatformSpec } from './platform.js';
 
@@ -34,6 +35,15 @@ export interface TransferOptions {
   force?: boolean;
   onEvent?: EventSink;
   signal?: AbortSignal;
+  /**
+   * How often a blob whose read failed or did not verify is fetched again before its image fails
+   * (shared with the source's own resumed reads). Default: the transport's retries.
+   */
+  retries?: number;
+  /** Backoff between such fetches. Default: the transport's policy. */
+  retryPolicy?: RetryPolicy;
+  /** Report a retry the engine decided (logs, and the image's retry count). */
+  noteRetry?: (info: RetryInfo) => void;
 }
 
 /** State shared by every image of one run: limits, dedupe, mount candidates, caches. */
@@ -44,7 +54,6 @@ export class TransferContext {
   readonly mounts = new MountIndex();
   readonly #tags = new Map<ContentSource, Promise<Set<string>>>();
   readonly #leaders = new Map<string, { repo: string; done: Promise<void> }>();
-  readonly #fresh = new Map<ContentSink, Promise<boolean>>();
   readonly emit: EventSink;
   #nextId = 1;
 
@@ -79,24 +88,6 @@ export class TransferContext {
     }
     if (leader.repo !== dst.repository) await leader.done;
     return undefined;
-  }
-
-  /**
-   * Whether a destination repository had no tags when this run first needed a blob there: then a
-   * HEAD for each blob would only ever answer 404 (registries link blobs per repository), so it is
-   * skipped. Blobs pushed during the run are deduplicated by `blobOnce`, so the answer stays safe.
-   */
-  isFresh(sink: ContentSink): Promise<boolean> {
-    if (!sink.registryRepo || !sink.listTags) return Promise.resolve(false);
-    let p = this.#fresh.get(sink);
-    if (!p) {
-      p = sink.listTags().then(
-        (t) => t.length === 0,
-        () => false,
-      );
-      this.#fresh.set(sink, p);
-    }
-    return p;
   }
 
   nextId(): number {
