@@ -50,11 +50,15 @@ export async function responseError(res: HttpResponse, what: string, attempts = 
     case 413:
       hint = 'the registry or a proxy in front of it limits request size; try --chunk-size';
       break;
-    case 429:
-      hint = attempts > 1 ? 'the registry kept asking to slow down; try later, or lower --concurrency' : 'the registry asks to slow down; raise --retries or lower --concurrency';
-      break;
     default:
-      if (res.status >= 500) hint = attempts > 1 ? 'the registry failed; retried, still failing' : 'the registry failed; try again, or raise --retries';
+      hint = transientHint(res.status, attempts);
   }
   return new AirlockError(code, `${what}: HTTP ${res.status}${detail}`, { hint, status: res.status });
+}
+
+/** What to do about a 429 or 5xx answer, knowing whether it was already retried. */
+export function transientHint(status: number | undefined, attempts: number): string | undefined {
+  if (status === 429) return attempts > 1 ? 'the registry kept asking to slow down; try later, or lower --concurrency' : 'the registry asks to slow down; raise --retries or lower --concurrency';
+  if (status !== undefined && status >= 500) return attempts > 1 ? 'the registry failed; retried, still failing' : 'the registry failed; try again, or raise --retries';
+  return undefined;
 }

@@ -5,7 +5,7 @@ import type { Descriptor } from '../manifest/schema.js';
 import { drain } from '../util/body.js';
 import { pullScope, pushScope } from './auth.js';
 import type { RegistryClient } from './client.js';
-import { responseError } from './errors.js';
+import { responseError, transientHint } from './errors.js';
 import { backoffMs, header, isRetryableStatus, retryAfterMs, type HttpResponse } from './transport.js';
 import { sleep } from '../util/sleep.js';
 
@@ -99,7 +99,7 @@ function retryable<E extends object>(e: E, info: { retryAfterMs?: number; maybeC
 /** The same error, saying how many attempts were made. */
 function afterAttempts(e: unknown, n: number): unknown {
   if (n <= 1 || !(e instanceof AirlockError) || /\(\d+ attempts\)/.test(e.message)) return e;
-  return new AirlockError(e.code, `${e.message} (${n} attempts)`, { hint: e.hint, status: e.status, cause: e });
+  return new AirlockError(e.code, `${e.message} (${n} attempts)`, { hint: transientHint(e.status, n) ?? e.hint, status: e.status, cause: e });
 }
 
 /** A one-shot request of an upload (a streamed body): its failure is judged by the upload loop. */
@@ -114,8 +114,17 @@ async function sendOnce(client: RegistryClient, repo: string, req: Parameters<Re
   if (ok(res.status)) return res;
   const retryAfter = retryAfterMs(header(res.headers, 'retry-after'));
   const err = await responseError(res, what);
-  if (!isRetryableStatus(res.status)) throw err;
+  if (!isRetryableStatus(res.status) && !damagedOnTheWay(err)) throw err;
   throw retryable(err, { ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}), maybeCommitted });
+}
+
+/**
+ * The registry found the bytes it received do not match the digest. What we sent was verified
+ * against that digest as it left, so they were damaged on the way: a new session sends them again
+ * (the registry committed nothing).
+ */
+function damagedOnTheWay(err: AirlockError): boolean {
+  return err.status === 400 && /\bDIGEST_INVALID\b/.test(err.message);
 }
 
 /**
@@ -289,7 +298,7 @@ async function closeUpload(client: RegistryClient, repo: string, location: strin
   const err = await responseError(done, what);
   // A retried PUT whose first try committed is answered "upload unknown": the blob is there.
   if (done.attempts && done.attempts > 1 && (await client.hasBlob(repo, desc.digest, true).catch(() => false))) return;
-  throw err;
+  throw damagedOnTheWay(err) ? retryable(err) : err;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Digest } from '../digest/digest.js';
+import { AirlockError } from '../errors.js';
 import { Limiter, Once } from '../util/limit.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
 import type { RetryInfo, RetryPolicy } from '../registry/transport.js';
@@ -94,13 +95,21 @@ export class TransferContext {
     return this.#nextId++;
   }
 
-  /** A source's tags, listed once per run (cosign and fallback tags are found here). */
+  /**
+   * A source's tags, listed once per run (cosign and fallback tags are found here). A source that
+   * does not let us list (404, 401, 403) has no attachments we could find; any other failure fails
+   * the image rather than dropping its signatures in silence, and a later image asks again.
+   */
   tagsOf(source: ContentSource): Promise<Set<string>> {
     let p = this.#tags.get(source);
     if (!p) {
       p = source.listTags().then(
         (t) => new Set(t),
-        () => new Set<string>(),
+        (e: unknown) => {
+          if (e instanceof AirlockError && (e.code === 'NOT_FOUND' || e.code === 'DENIED' || e.code === 'UNAUTHORIZED')) return new Set<string>();
+          this.#tags.delete(source);
+          throw e;
+        },
       );
       this.#tags.set(source, p);
     }
