@@ -41,6 +41,8 @@ export interface FaultProxyOptions {
   retryAfter?: string;
   /** Close by itself after this long (default 10 minutes). */
   lifetimeMs?: number;
+  /** Added before every request is handled: a distant registry (default 0). */
+  latencyMs?: number;
 }
 
 export interface ProxiedRequest {
@@ -122,6 +124,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   };
 
   const server = http.createServer((req, res) => {
+    if (opts.latencyMs) {
+      req.pause();
+      setTimeout(() => handle(req, res), opts.latencyMs);
+    } else handle(req, res);
+  });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const length = Number(req.headers['content-length'] ?? '0');
@@ -285,7 +293,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     res.on('close', () => {
       if (!res.writableFinished) up.destroy();
     });
-  });
+    // Paused while the latency passed: flow now that the listeners are in place.
+    if (req.isPaused()) req.resume();
+  };
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
