@@ -24,7 +24,7 @@ function writeError(e: unknown, what: string): unknown {
   if (e instanceof AirlockError) return e;
   const code = (e as NodeJS.ErrnoException)?.code;
   if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return e;
-  const reason = String((e as Error).message ?? code).replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '');
+  const reason = String((e as Error).message ?? code).replace(/^\w+: /, '').replace(/, \w+(?: '.*')?$/, '');
   return new AirlockError('LAYOUT', `${what} failed: ${code} (${reason})`, { hint: WRITE_HINTS[code] ?? 'the destination could not be written', cause: e });
 }
 
