@@ -25,27 +25,52 @@ function retryPolicy(f: TransferFlags, env: NodeJS.ProcessEnv): Partial<RetryPol
 /**
  * The run's last line of defence: when Node has nothing left to do while the transfers are still
  * pending (a promise nobody will ever settle), that is a failure, not a reason to exit 0 in silence.
- * Every image still in flight is failed, and the summary and the reports are written as usual.
+ * The first time, every image still in flight is failed (the engine settles them at once); if even
+ * that does not finish the run, `gaveUp` rejects and the results known so far are used. Either way
+ * the summary and the reports are written as usual.
  */
-function stallGuard(): { signal: AbortSignal; dispose(): void } {
+function stallGuard(): { signal: AbortSignal; gaveUp: Promise<never>; dispose(): void } {
   const ac = new AbortController();
-  const onIdle = () =>
-    ac.abort(
-      new AirlockError('ABORTED', 'the copy stopped making progress: nothing was left to wait for while it was unfinished', {
-        hint: 'a bug in airlock: nothing unverified was written; run again, and report it with the output of AIRLOCK_DEBUG=1',
-      }),
-    );
+  const stalled = new AirlockError('ABORTED', 'the copy stopped making progress: nothing was left to wait for while it was unfinished', {
+    hint: 'a bug in airlock: nothing unverified was written; run again, and report it with the output of AIRLOCK_DEBUG=1',
+  });
+  let giveUp!: (e: unknown) => void;
+  const gaveUp = new Promise<never>((_, reject) => (giveUp = reject));
+  gaveUp.catch(() => undefined);
+  const onIdle = () => {
+    if (ac.signal.aborted) return giveUp(stalled);
+    ac.abort(stalled);
+    // One more turn of the loop, so that Node asks again if failing the images did not end the run.
+    setImmediate(() => undefined);
+  };
   process.on('beforeExit', onIdle);
-  return { signal: ac.signal, dispose: () => process.off('beforeExit', onIdle) };
+  return { signal: ac.signal, gaveUp, dispose: () => process.off('beforeExit', onIdle) };
+}
+
+const nameOf = (l: Location) => (l.kind === 'layout' ? `oci:${l.dir}${l.tag ? `:${l.tag}` : ''}` : formatReference(l.ref));
+
+/**
+ * Results in job order when the run never returned: what each image reported (by source), and every
+ * image failed with `e` — even one reported copied, since finishing its destination (closing the
+ * sink) is what did not complete, and nobody can vouch for it.
+ */
+function settleFrom(jobs: TransferJob[], done: ImageResult[], e: unknown): ImageResult[] {
+  const left = [...done];
+  const failed = allFailed(jobs, e);
+  return jobs.map((j, i) => {
+    const at = left.findIndex((r) => r.source === nameOf(j.source));
+    if (at < 0) return failed[i]!;
+    const r = left.splice(at, 1)[0]!;
+    return r.status === 'failed' ? r : { ...r, status: 'failed', error: failed[i]!.error! };
+  });
 }
 
 /** Every job failed with the same error (the run itself broke before producing results). */
 function allFailed(jobs: TransferJob[], e: unknown): ImageResult[] {
   const err = toAirlockError(e);
-  const name = (l: Location) => (l.kind === 'layout' ? `oci:${l.dir}${l.tag ? `:${l.tag}` : ''}` : formatReference(l.ref));
   return jobs.map((j) => ({
-    source: name(j.source),
-    destination: name(j.destination),
+    source: nameOf(j.source),
+    destination: nameOf(j.destination),
     status: 'failed',
     error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
     blobs: { copied: 0, skipped: 0, mounted: 0 },
@@ -73,9 +98,10 @@ export async function executeTransfers(command: 'copy' | 'mirror', jobs: Transfe
   const started = Date.now();
   log.start(`airlock ${command}: ${jobs.length} image${jobs.length === 1 ? '' : 's'}${f.dryRun ? ' (dry run)' : ''}`, false);
   const guard = stallGuard();
+  const done: ImageResult[] = [];
   let results: ImageResult[];
   try {
-    results = await runTransfers(jobs, {
+    const run = runTransfers(jobs, {
       registries,
       ...(f.platforms.length ? { platforms: f.platforms } : {}),
       referrers: f.referrers,
@@ -84,10 +110,15 @@ export async function executeTransfers(command: 'copy' | 'mirror', jobs: Transfe
       dryRun: f.dryRun,
       signal: guard.signal,
       ...(f.chunkSize ? { upload: { chunkSize: f.chunkSize } } : {}),
-      onEvent: (e) => view.onEvent(e),
+      onEvent: (e) => {
+        if (e.type === 'image-done') done.push(e.result);
+        view.onEvent(e);
+      },
     });
+    run.catch(() => undefined);
+    results = await Promise.race([run, guard.gaveUp]);
   } catch (e) {
-    results = allFailed(jobs, e);
+    results = settleFrom(jobs, done, e);
   } finally {
     // Closing is bounded (connections still busy are destroyed), so it cannot hold the run open.
     await registries.close().catch(() => undefined);
