@@ -20,6 +20,7 @@ export function buildReport(command: string, results: ImageResult[], dryRun: boo
         skipped: sum((r) => r.blobs.skipped),
         mounted: sum((r) => r.blobs.mounted),
       },
+      retries: sum((r) => r.retries ?? 0),
       durationMs,
     },
   };

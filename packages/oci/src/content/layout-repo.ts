@@ -5,7 +5,28 @@ import { OciLayout } from '../layout/layout.js';
 import type { Manifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { BlobOpener, UploadOutcome } from '../registry/upload.js';
-import type { ContentSink, ContentSource } from './types.js';
+import type { ContentSink, ContentSource, OpenBlobOptions } from './types.js';
+
+const WRITE_HINTS: Record<string, string> = {
+  ENOSPC: 'the destination disk is full: free space there, or write the layout somewhere else',
+  EDQUOT: 'the disk quota of the destination is used up: free space there, or write the layout somewhere else',
+  EACCES: 'the destination directory is not writable by this user: fix its permissions, or choose another directory',
+  EPERM: 'the destination refuses writes (permissions, immutable attribute): fix it, or choose another directory',
+  EROFS: 'the destination is on a read-only file system: mount it read-write, or choose another directory',
+  EIO: 'the destination disk reported an I/O error: check the device',
+};
+
+/**
+ * A file-system failure while writing the layout, as a typed error naming what was being written and
+ * what to do (a full disk, a read-only mount). Errors already typed (a source fault) pass unchanged.
+ */
+function writeError(e: unknown, what: string): unknown {
+  if (e instanceof AirlockError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return e;
+  const reason = String((e as Error).message ?? code).replace(/^\w+: /, '').replace(/, \w+(?: '.*')?$/, '');
+  return new AirlockError('LAYOUT', `${what} failed: ${code} (${reason})`, { hint: WRITE_HINTS[code] ?? 'the destination could not be written', cause: e });
+}
 
 /**
  * An OCI image layout as a source and a sink. Like a registry without the referrers API: referrers
@@ -24,7 +45,11 @@ export class LayoutRepo implements ContentSource, ContentSink {
 
   /** A layout to write; a new one appears under its name only once `close()` finds an image in it. */
   static async sink(dir: string, opts: { signal?: AbortSignal } = {}): Promise<LayoutRepo> {
-    return new LayoutRepo(await OciLayout.openForWrite(dir, opts));
+    try {
+      return new LayoutRepo(await OciLayout.openForWrite(dir, opts));
+    } catch (e) {
+      throw writeError(e, `oci:${dir}: opening the layout for writing`);
+    }
   }
 
   close(): Promise<void> {
@@ -46,7 +71,7 @@ export class LayoutRepo implements ContentSource, ContentSink {
     return desc ? this.layout.readManifest(desc) : undefined;
   }
 
-  openBlob(desc: Descriptor, opts?: { onProgress?: (bytes: number) => void }): Promise<Readable> {
+  openBlob(desc: Descriptor, opts?: OpenBlobOptions): Promise<Readable> {
     return this.layout.openBlob(desc, opts);
   }
 
@@ -68,16 +93,26 @@ export class LayoutRepo implements ContentSource, ContentSink {
   }
 
   async pushBlob(desc: Descriptor, open: BlobOpener): Promise<UploadOutcome> {
-    await this.layout.writeBlob(desc, await open());
+    const content = await open();
+    try {
+      await this.layout.writeBlob(desc, content);
+    } catch (e) {
+      content.destroy();
+      throw writeError(e, `${this.name}: writing blob ${desc.digest}`);
+    }
     return 'uploaded';
   }
 
   async pushManifest(m: Manifest, reference: string): Promise<{ subjectProcessed: boolean }> {
-    await this.layout.writeBytes(m.digest, m.bytes);
-    const desc = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-    // Only tagged manifests (and top-level untagged ones) are listed in index.json; children of an
-    // index are reachable through it.
-    if (!isDigest(reference)) await this.layout.setRef(desc, reference);
+    try {
+      await this.layout.writeBytes(m.digest, m.bytes);
+      const desc = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+      // Only tagged manifests (and top-level untagged ones) are listed in index.json; children of an
+      // index are reachable through it.
+      if (!isDigest(reference)) await this.layout.setRef(desc, reference);
+    } catch (e) {
+      throw writeError(e, `${this.name}: writing manifest ${m.digest}${isDigest(reference) ? '' : ` (tag ${reference})`}`);
+    }
     return { subjectProcessed: false };
   }
 

@@ -6,6 +6,17 @@ import type { BlobOpener, UploadOutcome } from '../registry/upload.js';
 
 export type { Descriptor };
 
+/** Re-reads left for one blob, shared by everything that retries it (a cut read, a bad digest). */
+export interface RetryBudget {
+  left: number;
+}
+
+export interface OpenBlobOptions {
+  onProgress?: (bytes: number) => void;
+  /** Shared retry budget; without one the source uses its own (`--retries`). */
+  budget?: RetryBudget;
+}
+
 /**
  * Where content is read from: one repository of a registry, or one OCI image layout.
  * Every manifest returned is digest-checked; every blob stream is verified as it flows.
@@ -16,8 +27,11 @@ export interface ContentSource {
   /** For cross-repository mounts: where this content lives when it is a registry. */
   readonly registryRepo?: { registry: string; repository: string };
   getManifest(reference: string): Promise<Manifest>;
-  /** The blob's content, verified against the descriptor as it streams. */
-  openBlob(desc: Descriptor, opts?: { onProgress?: (bytes: number) => void }): Promise<Readable>;
+  /**
+   * The blob's content, verified against the descriptor as it streams. A source that can continue a
+   * cut read does so itself (within `opts.budget`); a failure of its own shows as `sourceFaultOf`.
+   */
+  openBlob(desc: Descriptor, opts?: OpenBlobOptions): Promise<Readable>;
   listTags(): Promise<string[]>;
   /** OCI 1.1 referrers API; undefined when the source has no such API. */
   referrers(digest: Digest): Promise<Descriptor[] | undefined>;

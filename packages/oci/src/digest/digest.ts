@@ -34,13 +34,26 @@ export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sh
 
 /**
  * Wrap a raw source stream in a VerifyingStream. A read failure becomes a typed error naming the
- * source blob; an error before anyone reads stays on the stream (no uncaught exception).
+ * source blob; an error before anyone reads stays on the stream (no uncaught exception). Whoever
+ * stops reading the result (destroys it) also releases the raw stream (a connection, a file).
  */
-export function verifiedStream(src: Readable, desc: { digest: Digest; size: number }, what: string, onReadError: (e: unknown) => AirlockError, onProgress?: (n: number) => void): Readable {
+export function verifiedStream(src: Readable, desc: { digest: Digest; size: number }, what: string, onReadError: (e: unknown) => AirlockError, onProgress?: (n: number) => void): VerifyingStream {
   const v = new VerifyingStream(desc.digest, desc.size, what, onProgress);
-  src.on('error', (e) => v.destroy(e instanceof AirlockError ? e : onReadError(e)));
+  src.on('error', (e) => v.fail(e instanceof AirlockError ? e : onReadError(e)));
   v.on('error', () => undefined);
+  v.on('close', () => {
+    if (!src.destroyed && !src.readableEnded) src.destroy();
+  });
   return src.pipe(v);
+}
+
+/**
+ * The source's own failure behind a stream opened by `ContentSource.openBlob`: a read that failed or
+ * content that did not verify. Undefined when the stream is fine or was stopped by its consumer (a
+ * full disk, a refused upload): that failure is the destination's.
+ */
+export function sourceFaultOf(stream: unknown): AirlockError | undefined {
+  return stream instanceof VerifyingStream ? stream.sourceFault : undefined;
 }
 
 export function verifyBytes(bytes: Uint8Array, expected: Digest, what: string): void {
@@ -62,6 +75,8 @@ export function verifyBytes(bytes: Uint8Array, expected: Digest, what: string): 
 export class VerifyingStream extends Transform {
   readonly #hash: Hash;
   #seen = 0;
+  /** Set when the content itself failed: a read error of the source, wrong size or digest. */
+  sourceFault: AirlockError | undefined;
 
   constructor(
     readonly expected: Digest,
@@ -79,24 +94,37 @@ export class VerifyingStream extends Transform {
     return this.#seen;
   }
 
+  /** Fail with a fault of the source (its read failed): recorded, then the stream is destroyed. */
+  fail(e: AirlockError): void {
+    this.sourceFault ??= e;
+    this.destroy(e);
+  }
+
+  #fault(e: AirlockError | null): AirlockError | null {
+    if (e) this.sourceFault ??= e;
+    return e;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#seen += chunk.length;
     if (this.expectedSize !== undefined && this.#seen > this.expectedSize) {
       cb(
-        new AirlockError('DIGEST_MISMATCH', `${this.what}: more than the expected ${this.expectedSize} bytes received`, {
-          hint: 'the source served content that does not match its descriptor; nothing was written',
-        }),
+        this.#fault(
+          new AirlockError('DIGEST_MISMATCH', `${this.what}: more than the expected ${this.expectedSize} bytes received`, {
+            hint: 'the source served content that does not match its descriptor; nothing was written',
+          }),
+        ),
       );
       return;
     }
     this.#hash.update(chunk);
     this.onProgress?.(chunk.length);
     // Everything arrived: check before the last chunk leaves.
-    cb(this.#seen === this.expectedSize ? this.#check() : null, chunk);
+    cb(this.#seen === this.expectedSize ? this.#fault(this.#check()) : null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    cb(this.#seen === this.expectedSize ? null : this.#check());
+    cb(this.#seen === this.expectedSize ? null : this.#fault(this.#check()));
   }
 
   #check(): AirlockError | null {

@@ -9,7 +9,8 @@ import { drain, readLimited } from '../util/body.js';
 import { Authenticator, pullScope, pushScope, unauthorized } from './auth.js';
 import type { CredentialProvider } from './credentials.js';
 import { responseError } from './errors.js';
-import { header, type HttpRequest, type HttpResponse, Transport } from './transport.js';
+import { sleep } from '../util/sleep.js';
+import { backoffMs, header, type HttpRequest, type HttpResponse, Transport } from './transport.js';
 
 export interface ManifestHead {
   digest: Digest;
@@ -57,19 +58,36 @@ export class RegistryClient {
   }
 
   /**
-   * GET a manifest, digest-checked. A connection dropped while the body streams is retried here
-   * (the transport retries only failures before the response headers).
+   * A request whose body is read here (a manifest, a tag list), sent again when the body failed on
+   * the way: the connection dropped while it streamed (the transport retries only failures before
+   * the response headers), it ended short, or it did not match its digest. Within the retry policy;
+   * answers (404, 401, a status the transport gave up on) are final at once.
    */
-  async getManifest(repo: string, reference: string): Promise<Manifest> {
+  async #whole<T>(what: string, read: () => Promise<T>): Promise<T> {
+    const policy = this.transport.retryPolicy;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#getManifestOnce(repo, reference);
+        return await read();
       } catch (e) {
-        const code = (e as { code?: string }).code;
-        const dropped = !(e instanceof AirlockError) || (code === 'NETWORK' && /closed|reset|terminated|socket/i.test((e as Error).message));
-        if (!dropped || attempt >= 2) throw e instanceof AirlockError ? e : new AirlockError('NETWORK', `${this.registry}/${repo}:${reference}: ${(e as Error).message}`, { cause: e });
+        const inTransit = !(e instanceof AirlockError) || e.code === 'DIGEST_MISMATCH';
+        if (!inTransit || attempt >= policy.retries) {
+          if (e instanceof AirlockError) throw attempt > 0 ? new AirlockError(e.code, `${e.message} (${attempt + 1} attempts)`, { hint: e.hint, status: e.status, cause: e }) : e;
+          throw new AirlockError('NETWORK', `${what}: ${(e as { code?: string }).code ?? (e as Error).message}${attempt > 0 ? ` (${attempt + 1} attempts)` : ''}`, {
+            hint: 'the registry closed the connection before the answer was complete; retry, or raise --retries',
+            cause: e,
+          });
+        }
+        const delayMs = backoffMs(attempt, policy);
+        const why = e instanceof AirlockError ? 'content did not verify' : ((e as { code?: string }).code ?? (e as Error).message);
+        this.transport.noteRetry({ url: what, attempt: attempt + 1, delayMs, reason: `${why}; reading again` });
+        await sleep(delayMs);
       }
     }
+  }
+
+  /** GET a manifest, digest-checked; a body cut or damaged on the way is read again. */
+  getManifest(repo: string, reference: string): Promise<Manifest> {
+    return this.#whole(`${this.registry}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`, () => this.#getManifestOnce(repo, reference));
   }
 
   async #getManifestOnce(repo: string, reference: string): Promise<Manifest> {
@@ -157,12 +175,29 @@ export class RegistryClient {
 
   /** GET a blob (redirects followed without credentials); the caller verifies while streaming. */
   async getBlob(repo: string, desc: Pick<Descriptor, 'digest'>): Promise<Readable> {
-    const res = await this.send([pullScope(repo)], { method: 'GET', path: `/v2/${repo}/blobs/${desc.digest}` });
-    if (res.status !== 200) {
-      const err = await responseError(res, `blob ${this.registry}/${repo}@${desc.digest}`);
-      throw err;
+    return (await this.getBlobFrom(repo, desc, 0)).body;
+  }
+
+  /**
+   * GET a blob from byte `offset` on (`Range: bytes=N-`), to continue a read that was cut. `start`
+   * says where the body really begins: `offset` when the registry (or the storage it redirects to)
+   * honoured the range, 0 when it sent the whole blob again.
+   */
+  async getBlobFrom(repo: string, desc: Pick<Descriptor, 'digest'>, offset: number): Promise<{ body: Readable; start: number }> {
+    const res = await this.send([pullScope(repo)], {
+      method: 'GET',
+      path: `/v2/${repo}/blobs/${desc.digest}`,
+      ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
+    });
+    if (res.status === 200) return { body: res.body, start: 0 };
+    if (res.status === 206 && offset > 0) {
+      const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
+      if (m && Number(m[1]) === offset) return { body: res.body, start: offset };
+      // A range we did not ask for: read it all again instead.
+      res.body.destroy();
+      return this.getBlobFrom(repo, desc, 0);
     }
-    return res.body;
+    throw await responseError(res, `blob ${this.registry}/${repo}@${desc.digest}`);
   }
 
   /** All tags, following `Link` pagination; an unknown repository has none. */
@@ -170,16 +205,20 @@ export class RegistryClient {
     const tags: string[] = [];
     let path: string | undefined = `/v2/${repo}/tags/list?n=1000`;
     for (let page = 0; path && page < 1000; page++) {
-      const res = await this.send([pullScope(repo)], { method: 'GET', path });
-      if (res.status === 404) {
-        await drain(res.body);
-        return tags;
-      }
-      if (res.status !== 200) throw await responseError(res, `list tags of ${this.registry}/${repo}`);
-      const body = JSON.parse((await readLimited(res.body, 64 * 1024 * 1024, 'tag list')).toString('utf8')) as { tags?: string[] | null };
-      tags.push(...(body.tags ?? []));
-      const link = header(res.headers, 'link');
-      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+      const at: string = path;
+      const got = await this.#whole(`list tags of ${this.registry}/${repo}`, async () => {
+        const res = await this.send([pullScope(repo)], { method: 'GET', path: at });
+        if (res.status === 404) {
+          await drain(res.body);
+          return undefined;
+        }
+        if (res.status !== 200) throw await responseError(res, `list tags of ${this.registry}/${repo}`);
+        const body = JSON.parse((await readLimited(res.body, 64 * 1024 * 1024, 'tag list')).toString('utf8')) as { tags?: string[] | null };
+        return { tags: body.tags ?? [], link: header(res.headers, 'link') };
+      });
+      if (!got) return tags;
+      tags.push(...got.tags);
+      const m = got.link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(got.link) : null;
       path = m ? (m[1]!.startsWith('/') ? m[1]! : new URL(m[1]!).pathname + new URL(m[1]!).search) : undefined;
     }
     return tags;
@@ -191,6 +230,10 @@ export class RegistryClient {
    */
   async referrers(repo: string, digest: Digest): Promise<Descriptor[] | undefined> {
     if (this.#referrersApi === false) return undefined;
+    return this.#whole(`referrers of ${this.registry}/${repo}@${digest}`, () => this.#referrersOnce(repo, digest));
+  }
+
+  async #referrersOnce(repo: string, digest: Digest): Promise<Descriptor[] | undefined> {
     const res = await this.send([pullScope(repo)], {
       method: 'GET',
       path: `/v2/${repo}/referrers/${digest}`,

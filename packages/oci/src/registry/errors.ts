@@ -29,9 +29,9 @@ export async function registryMessage(res: HttpResponse): Promise<string | undef
 }
 
 /** Turn a failed registry response into a typed error that names what failed and what to do. */
-export async function responseError(res: HttpResponse, what: string): Promise<AirlockError> {
+export async function responseError(res: HttpResponse, what: string, attempts = res.attempts ?? 1): Promise<AirlockError> {
   const msg = await registryMessage(res);
-  const detail = msg ? `: ${msg}` : '';
+  const detail = `${msg ? `: ${msg}` : ''}${attempts > 1 ? ` (${attempts} attempts)` : ''}`;
   let code: ErrorCode = 'REGISTRY';
   let hint: string | undefined;
   switch (res.status) {
@@ -51,7 +51,14 @@ export async function responseError(res: HttpResponse, what: string): Promise<Ai
       hint = 'the registry or a proxy in front of it limits request size; try --chunk-size';
       break;
     default:
-      if (res.status >= 500) hint = 'the registry failed; retried, still failing';
+      hint = transientHint(res.status, attempts);
   }
   return new AirlockError(code, `${what}: HTTP ${res.status}${detail}`, { hint, status: res.status });
+}
+
+/** What to do about a 429 or 5xx answer, knowing whether it was already retried. */
+export function transientHint(status: number | undefined, attempts: number): string | undefined {
+  if (status === 429) return attempts > 1 ? 'the registry kept asking to slow down; try later, or lower --concurrency' : 'the registry asks to slow down; raise --retries or lower --concurrency';
+  if (status !== undefined && status >= 500) return attempts > 1 ? 'the registry failed; retried, still failing' : 'the registry failed; try again, or raise --retries';
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from './undici-lite.js';
@@ -15,6 +16,24 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, minDelayMs: 250, maxDelayMs: 30_000 };
 
+/** What a retry is reported as (logs, progress, the per-image count). */
+export interface RetryInfo {
+  url: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+/**
+ * Who is billed for a retry: code running inside `retryTally.run(counter, fn)` has every retry it
+ * causes (transport, upload or source re-read) added to `counter.retries`. The engine runs each image
+ * inside its own counter, so a report says which image needed how many retries.
+ */
+export const retryTally = new AsyncLocalStorage<{ retries: number }>();
+
+/** How long `close()` waits for requests still in flight before it destroys their connections. */
+const CLOSE_GRACE_MS = 2000;
+
 export interface TransportOptions {
   insecureHosts?: readonly string[];
   caFiles?: readonly string[];
@@ -24,7 +43,7 @@ export interface TransportOptions {
   /** Injected dispatcher (tests use undici's MockAgent); bypasses TLS and proxy setup. */
   dispatcher?: Dispatcher;
   /** Called before each retry, for logs. */
-  onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
+  onRetry?: (info: RetryInfo) => void;
   /**
    * Cancels every request of this transport (SIGINT/SIGTERM): requests in flight and response
    * bodies being streamed are aborted, retries stop, new requests fail at once with INTERRUPTED.
@@ -53,6 +72,8 @@ export interface HttpResponse {
   body: Readable;
   /** The URL that finally answered (after redirects). */
   url: string;
+  /** How many times the request was sent (more than 1 when transient failures were retried). */
+  attempts?: number;
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -109,8 +130,19 @@ function errCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** Whether an error is a transient network failure worth another attempt (reset, timeout, refused). */
+export function isTransientNetworkError(e: unknown): boolean {
+  const code = errCode(e);
+  return code !== undefined && RETRY_CODES.has(code);
+}
+
+/** Whether an HTTP status is worth another attempt (408, 429, 5xx other than 501). */
+export function isRetryableStatus(status: number | undefined): boolean {
+  return status !== undefined && RETRY_STATUS.has(status);
+}
+
 /** What a request is called in logs and errors: the URL itself when `path` is absolute (upload locations). */
-function shownUrl(req: Pick<HttpRequest, 'host' | 'path'>): string {
+export function shownUrl(req: Pick<HttpRequest, 'host' | 'path'>): string {
   return /^https?:\/\//.test(req.path) ? req.path : `${req.host}${req.path}`;
 }
 
@@ -139,6 +171,18 @@ export class Transport {
     if (opts.signal) setMaxListeners(0, opts.signal);
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#insecure = new Set(opts.insecureHosts ?? []);
+  }
+
+  /** The retry policy in effect (`--retries`): uploads and source re-reads use the same budget. */
+  get retryPolicy(): RetryPolicy {
+    return this.#retry;
+  }
+
+  /** Report a retry decided here or above (uploads, source re-reads): logs, and the image's count. */
+  noteRetry(info: RetryInfo): void {
+    const tally = retryTally.getStore();
+    if (tally) tally.retries++;
+    this.#opts.onRetry?.(info);
   }
 
   isInsecure(host: string): boolean {
@@ -248,14 +292,15 @@ export class Transport {
         if (e instanceof AirlockError) throw e;
         if (canRetry && attempt < this.#retry.retries && code && RETRY_CODES.has(code)) {
           const delay = backoffMs(attempt, this.#retry);
-          this.#opts.onRetry?.({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: code });
+          this.noteRetry({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: code });
           await sleep(delay, signal).catch(() => {
             throw Transport.#cancelled(signal!, req);
           });
           attempt++;
           continue;
         }
-        throw new AirlockError('NETWORK', `${req.method} ${shownUrl(req).split('?')[0]}: ${code ?? (e as Error).message}`, {
+        const tries = attempt > 0 ? ` (${attempt + 1} attempts)` : '';
+        throw new AirlockError('NETWORK', `${req.method} ${shownUrl(req).split('?')[0]}: ${code ?? (e as Error).message}${tries}`, {
           hint: 'the registry could not be reached; check that it is up and reachable',
           cause: e,
         });
@@ -264,14 +309,14 @@ export class Transport {
         await drain(res.body);
         const ra = retryAfterMs(header(res.headers, 'retry-after'));
         const delay = ra !== undefined ? Math.min(ra, this.#retry.maxDelayMs) : backoffMs(attempt, this.#retry);
-        this.#opts.onRetry?.({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
+        this.noteRetry({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
         await sleep(delay, signal).catch(() => {
           throw Transport.#cancelled(signal!, req);
         });
         attempt++;
         continue;
       }
-      return res;
+      return attempt > 0 ? { ...res, attempts: attempt + 1 } : res;
     }
   }
 
@@ -333,8 +378,23 @@ export class Transport {
     return new URL(location, `${this.#base(host)}/`).toString();
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.#dispatchers.values()].map((d) => d.close().catch(() => undefined)));
+  /**
+   * Close every connection pool. Bounded: a pool waits for the requests it still carries, and a
+   * request whose body nobody reads would keep it open for ever, so after `graceMs` the remaining
+   * connections are destroyed.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    const pools = [...this.#dispatchers.values()];
     this.#dispatchers.clear();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
+    const closed = Promise.all(pools.map((d) => d.close().catch(() => undefined)));
+    try {
+      if ((await Promise.race([closed, late])) === 'late') {
+        await Promise.all(pools.map((d) => d.destroy().catch(() => undefined)));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

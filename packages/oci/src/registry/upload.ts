@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
+import { sourceFaultOf } from '../digest/digest.js';
 import { AirlockError } from '../errors.js';
 import type { Descriptor } from '../manifest/schema.js';
 import { drain } from '../util/body.js';
 import { pullScope, pushScope } from './auth.js';
 import type { RegistryClient } from './client.js';
-import { responseError } from './errors.js';
-import { header, type HttpResponse } from './transport.js';
+import { responseError, transientHint } from './errors.js';
+import { backoffMs, header, isRetryableStatus, retryAfterMs, type HttpResponse } from './transport.js';
+import { sleep } from '../util/sleep.js';
 
 /** Opens the blob's content from the start, verified against its descriptor while it streams. */
 export type BlobOpener = () => Promise<Readable>;
@@ -15,7 +17,10 @@ export interface UploadOptions {
   monolithicMax?: number;
   /** When set, upload in PATCH chunks of this size (at least the registry's OCI-Chunk-Min-Length). */
   chunkSize?: number;
-  /** Resume attempts after a dropped connection before giving up on this blob. */
+  /**
+   * Further attempts after a dropped connection or a transient answer (resumed or new sessions)
+   * before giving up on this blob; default: the transport's retries.
+   */
   resumes?: number;
   /** A repository on the same registry that holds the blob: try a cross-repository mount first. */
   mountFrom?: string;
@@ -73,6 +78,55 @@ async function* chunksOf(src: Readable, size: number): AsyncGenerator<Buffer> {
   if (n) yield Buffer.concat(parts, n);
 }
 
+/** Attempts at one blob's upload, shared by every strategy (new sessions and resumed ones). */
+interface Attempts {
+  n: number;
+  max: number;
+}
+
+/**
+ * Failures of one attempt that another attempt may cure: a 408/429/5xx answer or a dropped connection
+ * on a request the transport could not retry itself (its body is a one-shot stream), or an upload
+ * session that was lost. Retry-After, when the registry sent one, is kept.
+ */
+const again = new WeakMap<object, { retryAfterMs?: number; maybeCommitted?: boolean }>();
+
+function retryable<E extends object>(e: E, info: { retryAfterMs?: number; maybeCommitted?: boolean } = {}): E {
+  again.set(e, info);
+  return e;
+}
+
+/** The same error, saying how many attempts were made. */
+function afterAttempts(e: unknown, n: number): unknown {
+  if (n <= 1 || !(e instanceof AirlockError) || /\(\d+ attempts\)/.test(e.message)) return e;
+  return new AirlockError(e.code, `${e.message} (${n} attempts)`, { hint: transientHint(e.status, n) ?? e.hint, status: e.status, cause: e });
+}
+
+/** A one-shot request of an upload (a streamed body): its failure is judged by the upload loop. */
+async function sendOnce(client: RegistryClient, repo: string, req: Parameters<RegistryClient['send']>[1], what: string, ok: (status: number) => boolean, maybeCommitted = false): Promise<HttpResponse> {
+  let res: HttpResponse;
+  try {
+    res = await client.send([pushScope(repo)], { ...req, retry: false });
+  } catch (e) {
+    if (e instanceof AirlockError && e.code !== 'NETWORK') throw e;
+    throw retryable(e instanceof Error ? e : new Error(String(e)), { maybeCommitted });
+  }
+  if (ok(res.status)) return res;
+  const retryAfter = retryAfterMs(header(res.headers, 'retry-after'));
+  const err = await responseError(res, what);
+  if (!isRetryableStatus(res.status) && !damagedOnTheWay(err)) throw err;
+  throw retryable(err, { ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}), maybeCommitted });
+}
+
+/**
+ * The registry found the bytes it received do not match the digest. What we sent was verified
+ * against that digest as it left, so they were damaged on the way: a new session sends them again
+ * (the registry committed nothing).
+ */
+function damagedOnTheWay(err: AirlockError): boolean {
+  return err.status === 400 && /\bDIGEST_INVALID\b/.test(err.message);
+}
+
 /**
  * Push one blob. Strategy, as the distribution spec allows:
  * - cross-repository mount when a sibling repository has it (falls back to upload if refused);
@@ -80,11 +134,56 @@ async function* chunksOf(src: Readable, size: number): AsyncGenerator<Buffer> {
  * - large blobs: POST, streamed PATCH, PUT; a dropped connection asks the registry for its offset
  *   (GET upload URL → Range) and resumes from there, re-reading the source but not re-sending;
  * - `chunkSize`: PATCH with Content-Range chunks honouring OCI-Chunk-Min-Length.
- * The registry verifies the digest on the closing PUT, and the source stream is verified too, so a
- * corrupt blob is never committed.
+ * A 408/429/5xx answer or a dropped connection on a streamed request starts the upload again (a new
+ * session, the source opened again) after a backoff or the registry's Retry-After, within
+ * `resumes` (default: the transport's `--retries`); the error then says how many attempts were made.
+ * A failure of the source itself (a cut read, content that does not verify) is not retried here: it
+ * is thrown as the source's error, for the caller to fetch again. The registry verifies the digest on
+ * the closing PUT, and the source stream is verified too, so a corrupt blob is never committed.
  */
 export async function pushBlob(client: RegistryClient, repo: string, desc: Descriptor, open: BlobOpener, opts: UploadOptions = {}): Promise<UploadOutcome> {
   const what = `upload ${desc.digest} to ${client.registry}/${repo}`;
+  const policy = client.transport.retryPolicy;
+  const tries: Attempts = { n: 0, max: 1 + Math.max(0, opts.resumes ?? policy.retries) };
+  for (;;) {
+    tries.n++;
+    const opened: Readable[] = [];
+    const tracked: BlobOpener = async () => {
+      const s = await open();
+      opened.push(s);
+      return s;
+    };
+    try {
+      return await uploadOnce(client, repo, desc, tracked, opts, tries, what);
+    } catch (e) {
+      const fault = opened.map(sourceFaultOf).find((f) => f !== undefined);
+      // Nothing the source opened stays open (a connection nobody reads keeps the pool from closing).
+      for (const s of opened) s.destroy();
+      if (fault) throw fault;
+      const info = again.get(e as object);
+      if (!info || tries.n >= tries.max) throw afterAttempts(e, tries.n);
+      // A commit whose answer was lost: the blob may be there already.
+      if (info.maybeCommitted && (await client.hasBlob(repo, desc.digest, true).catch(() => false))) return 'uploaded';
+      const delayMs = info.retryAfterMs !== undefined ? Math.min(info.retryAfterMs, policy.maxDelayMs) : backoffMs(tries.n - 1, policy);
+      client.transport.noteRetry({ url: `${client.registry}/v2/${repo}/blobs/uploads/ (${desc.digest})`, attempt: tries.n, delayMs, reason: reasonOf(e) });
+      await sleep(delayMs, opts.signal);
+    }
+  }
+}
+
+function reasonOf(e: unknown): string {
+  if (e instanceof AirlockError && e.status) return `HTTP ${e.status}`;
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === 'string' && c !== 'NETWORK' && c !== 'UND_ERR') return c;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return (e as Error)?.message ?? String(e);
+}
+
+/** One attempt: a new upload session (or a mount), then the bytes by the chosen strategy. */
+async function uploadOnce(client: RegistryClient, repo: string, desc: Descriptor, open: BlobOpener, opts: UploadOptions, tries: Attempts, what: string): Promise<UploadOutcome> {
   const scopes = opts.mountFrom ? [pushScope(repo), pullScope(opts.mountFrom)] : [pushScope(repo)];
   const startPath = opts.mountFrom
     ? `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(opts.mountFrom)}`
@@ -117,65 +216,69 @@ export async function pushBlob(client: RegistryClient, repo: string, desc: Descr
   }
   if (monolithic) {
     const body = await (early ?? open());
-    const res = await client.send([pushScope(repo)], {
-      method: 'PUT',
-      path: putUrl(location, desc.digest),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      body: () => body,
-      retry: false,
-      signal: opts.signal,
-    }).catch((e) => {
+    try {
+      const res = await sendOnce(
+        client,
+        repo,
+        {
+          method: 'PUT',
+          path: putUrl(location, desc.digest),
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+          body: () => body,
+          signal: opts.signal,
+        },
+        what,
+        (s) => s === 201,
+        true,
+      );
+      await drain(res.body);
+    } finally {
       body.destroy();
-      throw e;
-    });
-    if (res.status !== 201) throw await responseError(res, what);
-    await drain(res.body);
+    }
     return 'uploaded';
   }
 
-  // Streamed PATCH with resume.
+  // Streamed PATCH, resumed from the registry's offset when the connection drops.
   let offset = 0;
-  const maxResumes = opts.resumes ?? 3;
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
     const body = skipBytes(await open(), offset);
-    let res: HttpResponse | undefined;
-    let failure: unknown;
+    let res: HttpResponse;
     try {
-      res = await client.send([pushScope(repo)], {
-        method: 'PATCH',
-        path: location,
-        headers: {
-          'content-type': 'application/octet-stream',
-          'content-length': String(desc.size - offset),
-          ...(offset > 0 ? { 'content-range': `${offset}-${desc.size - 1}` } : {}),
+      res = await sendOnce(
+        client,
+        repo,
+        {
+          method: 'PATCH',
+          path: location,
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(desc.size - offset),
+            ...(offset > 0 ? { 'content-range': `${offset}-${desc.size - 1}` } : {}),
+          },
+          body: () => body,
+          signal: opts.signal,
         },
-        body: () => body,
-        retry: false,
-        signal: opts.signal,
-      });
+        what,
+        (s) => s === 202,
+      );
     } catch (e) {
       body.destroy();
-      failure = e;
+      // Only a dropped connection or a transient answer can be resumed; the source's own failure is
+      // judged by pushBlob, and the last attempt ends here.
+      if (!again.has(e as object) || tries.n >= tries.max) throw e;
+      const status = await uploadStatus(client, repo, location);
+      // The session is gone: start the blob again from nothing (a new attempt in pushBlob).
+      if (!status) throw e;
+      tries.n++;
+      client.transport.noteRetry({ url: location.split('?')[0]!, attempt: tries.n - 1, delayMs: 0, reason: `${reasonOf(e)}; resuming at byte ${status.offset}` });
+      location = status.location;
+      offset = status.offset;
+      continue;
     }
-    if (res && res.status === 202) {
-      await drain(res.body);
-      location = client.transport.absolute(client.host, header(res.headers, 'location') ?? location);
-      break;
-    }
-    if (res && res.status < 500) throw await responseError(res, what);
-    if (res) await drain(res.body);
-    // Content errors (digest mismatch) are final; connection trouble and 5xx resume.
-    if (failure instanceof AirlockError && failure.code === 'DIGEST_MISMATCH') throw failure;
-    if (attempt >= maxResumes) {
-      throw failure instanceof AirlockError ? failure : new AirlockError('NETWORK', `${what}: upload failed after ${attempt + 1} attempts`, { cause: failure });
-    }
-    const status = await uploadStatus(client, repo, location);
-    if (!status) {
-      // The session is gone: start the blob again from nothing.
-      return pushBlob(client, repo, desc, open, { ...opts, mountFrom: undefined, resumes: maxResumes - attempt - 1 });
-    }
-    location = status.location;
-    offset = status.offset;
+    body.destroy();
+    await drain(res.body);
+    location = client.transport.absolute(client.host, header(res.headers, 'location') ?? location);
+    break;
   }
   await closeUpload(client, repo, location, desc, what);
   return 'uploaded';
@@ -188,8 +291,14 @@ async function closeUpload(client: RegistryClient, repo: string, location: strin
     path: putUrl(location, desc.digest),
     headers: { 'content-length': '0' },
   });
-  if (done.status !== 201) throw await responseError(done, what);
-  await drain(done.body);
+  if (done.status === 201) {
+    await drain(done.body);
+    return;
+  }
+  const err = await responseError(done, what);
+  // A retried PUT whose first try committed is answered "upload unknown": the blob is there.
+  if (done.attempts && done.attempts > 1 && (await client.hasBlob(repo, desc.digest, true).catch(() => false))) return;
+  throw damagedOnTheWay(err) ? retryable(err) : err;
 }
 
 /**
@@ -222,7 +331,12 @@ async function chunkedUpload(client: RegistryClient, repo: string, desc: Descrip
       },
       body: () => chunk,
     });
-    if (res.status !== 202) throw await responseError(res, what);
+    if (res.status !== 202) {
+      const err = await responseError(res, what);
+      // 416 after a retried chunk: the first try arrived after all, and the session's offset is
+      // unknown; a new session (pushBlob's next attempt) is the safe way on.
+      throw res.status === 416 && (res.attempts ?? 1) > 1 ? retryable(err) : err;
+    }
     await drain(res.body);
     location = client.transport.absolute(client.host, header(res.headers, 'location') ?? location);
     offset += chunk.length;

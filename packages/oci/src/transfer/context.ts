@@ -1,6 +1,8 @@
 import type { Digest } from '../digest/digest.js';
+import { AirlockError } from '../errors.js';
 import { Limiter, Once } from '../util/limit.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
+import type { RetryInfo, RetryPolicy } from '../registry/transport.js';
 import type { BlobAction, EventSink } from './events.js';
 import type { PlatformSpec } from './platform.js';
 
@@ -34,6 +36,15 @@ export interface TransferOptions {
   force?: boolean;
   onEvent?: EventSink;
   signal?: AbortSignal;
+  /**
+   * How often a blob whose read failed or did not verify is fetched again before its image fails
+   * (shared with the source's own resumed reads). Default: the transport's retries.
+   */
+  retries?: number;
+  /** Backoff between such fetches. Default: the transport's policy. */
+  retryPolicy?: RetryPolicy;
+  /** Report a retry the engine decided (logs, and the image's retry count). */
+  noteRetry?: (info: RetryInfo) => void;
 }
 
 /** State shared by every image of one run: limits, dedupe, mount candidates, caches. */
@@ -44,7 +55,6 @@ export class TransferContext {
   readonly mounts = new MountIndex();
   readonly #tags = new Map<ContentSource, Promise<Set<string>>>();
   readonly #leaders = new Map<string, { repo: string; done: Promise<void> }>();
-  readonly #fresh = new Map<ContentSink, Promise<boolean>>();
   readonly emit: EventSink;
   #nextId = 1;
 
@@ -81,35 +91,25 @@ export class TransferContext {
     return undefined;
   }
 
-  /**
-   * Whether a destination repository had no tags when this run first needed a blob there: then a
-   * HEAD for each blob would only ever answer 404 (registries link blobs per repository), so it is
-   * skipped. Blobs pushed during the run are deduplicated by `blobOnce`, so the answer stays safe.
-   */
-  isFresh(sink: ContentSink): Promise<boolean> {
-    if (!sink.registryRepo || !sink.listTags) return Promise.resolve(false);
-    let p = this.#fresh.get(sink);
-    if (!p) {
-      p = sink.listTags().then(
-        (t) => t.length === 0,
-        () => false,
-      );
-      this.#fresh.set(sink, p);
-    }
-    return p;
-  }
-
   nextId(): number {
     return this.#nextId++;
   }
 
-  /** A source's tags, listed once per run (cosign and fallback tags are found here). */
+  /**
+   * A source's tags, listed once per run (cosign and fallback tags are found here). A source that
+   * does not let us list (404, 401, 403) has no attachments we could find; any other failure fails
+   * the image rather than dropping its signatures in silence, and a later image asks again.
+   */
   tagsOf(source: ContentSource): Promise<Set<string>> {
     let p = this.#tags.get(source);
     if (!p) {
       p = source.listTags().then(
         (t) => new Set(t),
-        () => new Set<string>(),
+        (e: unknown) => {
+          if (e instanceof AirlockError && (e.code === 'NOT_FOUND' || e.code === 'DENIED' || e.code === 'UNAUTHORIZED')) return new Set<string>();
+          this.#tags.delete(source);
+          throw e;
+        },
       );
       this.#tags.set(source, p);
     }

@@ -1,6 +1,8 @@
 import { isDigest } from '../digest/digest.js';
 import { AirlockError, toAirlockError } from '../errors.js';
-import { type Manifest, parseManifest, platformString } from '../manifest/parse.js';
+import { isForeignLayer } from '../manifest/mediatypes.js';
+import { childrenOf, type Manifest, parseManifest, platformString } from '../manifest/parse.js';
+import { retryTally } from '../registry/transport.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
 import type { TransferContext } from './context.js';
@@ -27,8 +29,13 @@ export interface CopyRequest {
 
 /** Copy one image (index, platform manifests, blobs, then referrers). Never throws: failures are results. */
 export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise<ImageResult> {
-  const started = Date.now();
   const scope: ImageScope = { id: ctx.nextId(), stats: newStats(), visited: new Set() };
+  // Every retry made on this image's behalf (transport, upload, source re-read) is counted in its stats.
+  return retryTally.run(scope.stats, () => copyImageIn(scope, req, ctx));
+}
+
+async function copyImageIn(scope: ImageScope, req: CopyRequest, ctx: TransferContext): Promise<ImageResult> {
+  const started = Date.now();
   const source = req.sourceName ?? `${req.source.name}${isDigest(req.reference) ? '@' : ':'}${req.reference}`;
   const destination = req.destinationName ?? (req.tag ? `${req.sink.name}:${req.tag}` : req.sink.name);
   ctx.emit({ type: 'image-start', id: scope.id, source, destination });
@@ -51,6 +58,7 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
     const existing = ctx.options.force ? undefined : await (tagAtDest ?? req.sink.resolve(destRef));
     const upToDate = existing === chosen.manifest.digest;
     if (!upToDate) await copyManifest(chosen.manifest, destRef, req, ctx, scope);
+    else rememberBlobs(chosen.manifest, req.sink, ctx);
     if (referrers) {
       const subjects = [top.digest, chosen.manifest.digest, ...(chosen.manifest.kind === 'index' ? chosen.manifest.index.manifests.map((d) => d.digest) : [])];
       await copyReferrers([...new Set(subjects)], req.source, req.sink, ctx, scope);
@@ -79,6 +87,17 @@ export async function copyImage(req: CopyRequest, ctx: TransferContext): Promise
   }
   ctx.emit({ type: 'image-done', id: scope.id, result });
   return result;
+}
+
+/**
+ * An image already at a registry destination has its blobs in that repository (a registry takes a
+ * manifest only once they are there): other images of the run, and a re-run after an interruption,
+ * mount them from it instead of uploading them again.
+ */
+function rememberBlobs(m: Manifest, sink: ContentSink, ctx: TransferContext): void {
+  const dst = sink.registryRepo;
+  if (!dst || m.kind === 'index') return;
+  for (const d of childrenOf(m)) if (!isForeignLayer(d.mediaType)) ctx.mounts.add(dst.registry, d.digest, dst.repository);
 }
 
 /**

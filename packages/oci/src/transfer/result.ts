@@ -6,16 +6,20 @@ export interface TransferStats {
   bytes: number;
   manifests: number;
   referrers: number;
+  /** Requests sent again after a transient failure, blobs fetched again, uploads started again. */
+  retries: number;
 }
 
 export function newStats(): TransferStats {
-  return { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0, manifests: 0, referrers: 0 };
+  return { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0, manifests: 0, referrers: 0, retries: 0 };
 }
 
 export type ImageStatus = 'copied' | 'skipped' | 'planned' | 'failed';
 
 /** One image's outcome: the machine-readable record in --json, --report and JUnit. */
-export interface ImageResult extends TransferStats {
+export interface ImageResult extends Omit<TransferStats, 'retries'> {
+  /** Retries made for this image (absent in results made before they were counted). */
+  retries?: number;
   source: string;
   destination: string;
   sourceDigest?: Digest;
@@ -43,6 +47,8 @@ export const imageResultSchema = z.object({
   bytes: z.number(),
   manifests: z.number(),
   referrers: z.number(),
+  /** Absent in reports written before retries were counted. */
+  retries: z.number().optional(),
 });
 
 export const copyReportSchema = z.object({
@@ -57,6 +63,7 @@ export const copyReportSchema = z.object({
     skipped: z.number(),
     bytes: z.number(),
     blobs: z.object({ copied: z.number(), skipped: z.number(), mounted: z.number() }),
+    retries: z.number().optional(),
     durationMs: z.number(),
   }),
 });

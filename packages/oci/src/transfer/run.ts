@@ -96,6 +96,10 @@ const describe = describeLocation;
  * Copy many images in parallel; one failure never stops the others. Results come back in job order.
  */
 export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promise<ImageResult[]> {
+  const transport = opts.registries.transport;
+  // Blobs fetched again after a source fault use the transport's budget and backoff, and are
+  // reported (and counted per image) like its own retries.
+  opts = { retries: transport.retryPolicy.retries, retryPolicy: transport.retryPolicy, noteRetry: (i) => transport.noteRetry(i), ...opts };
   const ends = new Endpoints(opts);
   const contexts = new Map<string, TransferContext>();
   const shared = new TransferContext(opts);
@@ -113,17 +117,21 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
   let abortedAt = opts.signal?.aborted ? 0 : Infinity;
   opts.signal?.addEventListener('abort', () => (abortedAt = Date.now()), { once: true });
   const endedAt: number[] = [];
+  const stopped = stoppedBy(opts.signal);
   const settled = await mapSettled(jobs, Math.max(1, opts.imageConcurrency ?? opts.concurrency ?? 8), async (job, i) => {
     const sourceName = describe(job.source);
     let destinationName = describe(job.destination);
     const started = Date.now();
-    try {
-      // Interrupted (SIGINT/SIGTERM): images not started yet are not started.
-      if (opts.signal?.aborted) throw opts.signal.reason;
+    const copy = async () => {
       const { source, reference } = await ends.source(job.source);
       const { sink, tag, pinned } = await ends.sink(job.destination, job.source);
       destinationName = describe(job.destination, tag);
       return await copyImage({ source, reference, sink, ...(tag ? { tag } : {}), ...(pinned ? { expectDigest: pinned } : {}), sourceName, destinationName }, ctxFor(job.platforms));
+    };
+    try {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      // A run that is stopped settles every image at once: the ones still in flight are failed.
+      return await (stopped ? Promise.race([copy(), stopped]) : copy());
     } catch (e) {
       return failedResult(sourceName, destinationName, e, Date.now() - started);
     } finally {
@@ -152,8 +160,22 @@ export async function runTransfers(jobs: TransferJob[], opts: RunOptions): Promi
 function interrupted(r: ImageResult, signal: AbortSignal | undefined): ImageResult {
   if (!signal?.aborted || r.status !== 'failed' || r.error?.code === 'INTERRUPTED') return r;
   const reason = toAirlockError(signal.reason);
-  const message = reason.code === 'INTERRUPTED' ? reason.message : 'interrupted before it finished';
-  return { ...r, error: { code: 'INTERRUPTED', message, ...(reason.hint ? { hint: reason.hint } : {}) } };
+  // The run was stopped for another reason (the stall guard): that reason, as it says it.
+  if (reason.code !== 'INTERRUPTED' && r.error?.code === reason.code) return r;
+  const code = reason.code === 'ABORTED' ? reason.code : 'INTERRUPTED';
+  const message = reason.code === 'INTERRUPTED' || reason.code === 'ABORTED' ? reason.message : 'interrupted before it finished';
+  return { ...r, error: { code, message, ...(reason.hint ? { hint: reason.hint } : {}) } };
+}
+
+/** A promise that rejects with the signal's reason once it is aborted (never, without a signal). */
+function stoppedBy(signal: AbortSignal | undefined): Promise<never> | undefined {
+  if (!signal) return undefined;
+  const p = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+  p.catch(() => undefined);
+  return p;
 }
 
 function failedResult(source: string, destination: string, e: unknown, durationMs: number): ImageResult {
@@ -167,6 +189,7 @@ function failedResult(source: string, destination: string, e: unknown, durationM
     bytes: 0,
     manifests: 0,
     referrers: 0,
+    retries: 0,
     durationMs,
   };
 }

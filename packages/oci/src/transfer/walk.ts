@@ -1,10 +1,13 @@
-import type { Digest } from '../digest/digest.js';
+import type { Readable } from 'node:stream';
+import { type Digest, sourceFaultOf } from '../digest/digest.js';
 import { AirlockError } from '../errors.js';
 import { isForeignLayer } from '../manifest/mediatypes.js';
 import { childrenOf, type Manifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink, ContentSource } from '../content/types.js';
+import { backoffMs, DEFAULT_RETRY } from '../registry/transport.js';
 import { allSettledOrThrow } from '../util/limit.js';
+import { sleep } from '../util/sleep.js';
 import type { TransferContext } from './context.js';
 import type { TransferStats } from './result.js';
 
@@ -89,7 +92,9 @@ async function transferBlob(desc: Descriptor, source: ContentSource, sink: Conte
   // A sibling repository on the destination registry holds it: mount directly (a 201 also covers
   // "already here"); a refused mount falls back to upload inside pushBlob.
   const mountFirst = !ctx.dryRun && dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined;
-  if (!mountFirst && !(await ctx.isFresh(sink)) && (await sink.hasBlob(desc))) {
+  // Otherwise always ask, even a repository without tags: an interrupted run leaves committed blobs
+  // in repositories it never tagged, and a re-run must not send them again.
+  if (!mountFirst && (await sink.hasBlob(desc))) {
     remember();
     ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action: 'skipped' });
     return 'skipped' as const;
@@ -100,9 +105,36 @@ async function transferBlob(desc: Descriptor, source: ContentSource, sink: Conte
   }
   const mountFrom = mountFirst ?? (dst ? ctx.mounts.candidate(dst.registry, desc.digest, dst.repository) : undefined);
   ctx.emit({ type: 'blob-start', id, digest: desc.digest, size: desc.size });
-  const open = () => source.openBlob(desc, { onProgress: (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n }) });
-  const action = await sink.pushBlob(desc, open, mountFrom ? { mountFrom } : {});
+  const action = await pushFetchingAgain(desc, source, sink, mountFrom, ctx, id);
   remember();
   ctx.emit({ type: 'blob-done', id, digest: desc.digest, size: desc.size, action });
   return action;
+}
+
+/**
+ * Push a blob; when the source failed it (a read cut beyond what the source could continue itself,
+ * content that did not verify), fetch it again from the start into a new write, within the retry
+ * budget the source's own re-reads share. A fault that persists is final and names the source.
+ * Failures of the destination are the sink's to retry (pushBlob) and end here.
+ */
+async function pushFetchingAgain(desc: Descriptor, source: ContentSource, sink: ContentSink, mountFrom: string | undefined, ctx: TransferContext, id: number) {
+  const policy = ctx.options.retryPolicy ?? DEFAULT_RETRY;
+  const budget = { left: Math.max(0, ctx.options.retries ?? policy.retries) };
+  for (let fetches = 1; ; fetches++) {
+    let last: Readable | undefined;
+    const open = async () => (last = await source.openBlob(desc, { budget, onProgress: (n) => ctx.emit({ type: 'blob-progress', id, digest: desc.digest, bytes: n }) }));
+    try {
+      return await sink.pushBlob(desc, open, mountFrom ? { mountFrom } : {});
+    } catch (e) {
+      const fault = sourceFaultOf(last);
+      if (!fault) throw e;
+      if (budget.left <= 0) {
+        throw fetches > 1 ? new AirlockError(fault.code, `${fault.message} (fetched ${fetches} times)`, { hint: fault.hint, cause: fault }) : fault;
+      }
+      budget.left--;
+      const delayMs = backoffMs(fetches - 1, policy);
+      ctx.options.noteRetry?.({ url: `${source.name}@${desc.digest}`, attempt: fetches, delayMs, reason: `${fault.code === 'DIGEST_MISMATCH' ? 'content did not verify' : 'read failed'}; fetching again` });
+      await sleep(delayMs, ctx.options.signal);
+    }
+  }
 }
