@@ -11,6 +11,7 @@ export * from './content/registry-repo.js';
 export * from './content/layout-repo.js';
 export * from './layout/layout.js';
 export * from './registry/transport.js';
+export * from './registry/rate-limit.js';
 export * from './registry/tls.js';
 export * from './registry/challenge.js';
 export * from './registry/credentials.js';

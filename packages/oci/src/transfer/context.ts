@@ -34,6 +34,11 @@ export interface TransferOptions {
   force?: boolean;
   onEvent?: EventSink;
   signal?: AbortSignal;
+  /**
+   * Tag lists a caller already fetched, by `registry/repository` (sync lists each source repository
+   * once to select tags; the engine reuses that list to find cosign attachments instead of asking again).
+   */
+  tagLists?: ReadonlyMap<string, Promise<string[]>>;
 }
 
 /** State shared by every image of one run: limits, dedupe, mount candidates, caches. */
@@ -107,7 +112,9 @@ export class TransferContext {
   tagsOf(source: ContentSource): Promise<Set<string>> {
     let p = this.#tags.get(source);
     if (!p) {
-      p = source.listTags().then(
+      const rr = source.registryRepo;
+      const known = rr ? this.options.tagLists?.get(`${rr.registry}/${rr.repository}`) : undefined;
+      p = (known ?? source.listTags()).then(
         (t) => new Set(t),
         () => new Set<string>(),
       );
