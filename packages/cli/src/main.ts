@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { lazyCommand, runCli } from '@airlock/step-kit';
+import { buildReportCommand } from '@airlock/step-kit/report';
+import { syncStep } from '@airlock/sync/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
 
@@ -17,6 +19,8 @@ void runCli((setExit) =>
     .enablePositionalOptions()
     .addCommand(buildCopyCommand(setExit))
     .addCommand(buildMirrorCommand(setExit))
+    .addCommand(lazyCommand('sync', syncStep.summary, async () => (await import('@airlock/sync')).buildSyncCommand, setExit))
+    .addCommand(buildReportCommand(setExit))
     .addCommand(lazyCommand('key', 'Generate and import cosign key pairs', async () => (await sign()).buildKeyCommand, setExit))
     .addCommand(lazyCommand('sign', signStep.summary, async () => (await sign()).buildSignCommand, setExit))
     .addCommand(lazyCommand('attest', attestStep.summary, async () => (await sign()).buildAttestCommand, setExit))
