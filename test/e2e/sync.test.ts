@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-void readFileSync;
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -209,5 +208,233 @@ images:
       await dstProxy.close();
       await dst.stop();
     }
+  });
+
+  it('3 shards cover every image exactly once, and their merged report equals an unsharded run (timings aside)', async () => {
+    // Images with no blob in common, so which job moved which bytes is deterministic.
+    for (let r = 0; r < 3; r++) {
+      for (let t = 0; t < 3; t++) {
+        const img = await pushImage(src.url, `shard/repo-${r}`, `${t + 1}.0.0`, { layers: [layer(`shard-${r}-${t}`, 2 + r + t)] });
+        if (r === 1 && t === 1) await pushSignature(src.url, `shard/repo-${r}`, img.digest, 'shard');
+      }
+    }
+    const [one, many] = await Promise.all([startRegistry(), startRegistry()]);
+    try {
+      const d = tmp();
+      const conf = (host: string) => {
+        const file = path.join(d, `sync-${host.replace(/\W/g, '_')}.yaml`);
+        writeFileSync(file, `defaults:\n  rewrite: ["${src.host}/shard=${host}/s"]\nimages:\n${[0, 1, 2].map((r) => `  - repository: ${src.host}/shard/repo-${r}\n    semver: ">=1"\n`).join('')}`);
+        return file;
+      };
+      const fileOne = conf(one.host);
+      const fileMany = conf(many.host);
+      const whole = await runCli(['sync', '-f', fileOne, '--report', path.join(d, 'whole.json')]);
+      expect(whole.code, whole.stderr).toBe(0);
+      const shards = await Promise.all([
+        runCli(['sync', '-f', fileMany, '--shard', '1/3', '--report', path.join(d, 's1.json')]),
+        runCli(['sync', '-f', fileMany, '--shard', '2/3', '--report', path.join(d, 's2.json')]),
+        // GitLab parallel: sets these (1-based).
+        runCli(['sync', '-f', fileMany, '--report', path.join(d, 's3.json')], { env: { CI_NODE_INDEX: '3', CI_NODE_TOTAL: '3' } }),
+      ]);
+      for (const s of shards) expect(s.code, s.stderr).toBe(0);
+      const parts = [1, 2, 3].map((n) => JSON.parse(readFileSync(path.join(d, `s${n}.json`), 'utf8')) as SyncReport);
+      expect(parts.map((p) => p.shard)).toEqual([1, 2, 3].map((index) => ({ index, total: 3 })));
+      expect(parts.map((p) => p.images.length)).toEqual([3, 3, 3]);
+      const covered = parts.flatMap((p) => p.images.map((i) => i.source)).sort();
+      expect(covered).toEqual([0, 1, 2].flatMap((r) => [1, 2, 3].map((t) => `${src.host}/shard/repo-${r}:${t}.0.0`)).sort());
+      expect(new Set(covered).size).toBe(9);
+
+      const merge = await runCli(['report', 'merge', ...[1, 2, 3].map((n) => path.join(d, `s${n}.json`)), '-o', path.join(d, 'merged.json'), '--junit', path.join(d, 'merged.xml')]);
+      expect(merge.code, merge.stderr).toBe(0);
+      const normalize = (text: string, host: string, file: string) => {
+        const strip = (v: unknown): unknown => {
+          if (Array.isArray(v)) return v.map(strip);
+          if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'durationMs').map(([k, x]) => [k, strip(x)]));
+          return v;
+        };
+        return strip(JSON.parse(text.split(host).join('DST').split(file).join('SYNC.yaml')));
+      };
+      const merged = normalize(readFileSync(path.join(d, 'merged.json'), 'utf8'), many.host, fileMany);
+      const single = normalize(readFileSync(path.join(d, 'whole.json'), 'utf8'), one.host, fileOne);
+      expect(merged).toEqual(single);
+      expect((single as SyncReport).images).toHaveLength(9);
+      expect((single as SyncReport).totals.bytes).toBeGreaterThan(0);
+      const junit = readFileSync(path.join(d, 'merged.xml'), 'utf8');
+      expect(junit).toMatch(/<testsuite name="airlock sync" tests="9" failures="0"/);
+    } finally {
+      await Promise.all([one.stop(), many.stop()]);
+    }
+  });
+
+  it('a failing source is reported with its reason and the rest complete; --max-failures and --on-failure-exec (without secrets)', async () => {
+    const dst = await startRegistry();
+    try {
+      const d = tmp();
+      const file = path.join(d, 'sync.yaml');
+      writeFileSync(
+        file,
+        `defaults:
+  to: ${dst.host}/m
+registries:
+  ${src.host}:
+    username-env: SRC_USER
+    password-env: SRC_PASS
+images:
+  - ${src.host}/lib/tool:alpha
+  - ${src.host}/lib/missing:1.0
+  - 127.0.0.1:9/gone/away:1
+  - repository: 127.0.0.1:9/gone/repo
+    latest: 1
+  - repository: ${src.host}/lib/tool
+    tags: [beta, nope]
+`,
+      );
+      const hookOut = path.join(d, 'hook');
+      const env = {
+        SRC_USER: 'reader',
+        SRC_PASS: 'reader-secret',
+        AIRLOCK_REGISTRY_PASSWORD: 'secret-1',
+        COSIGN_PASSWORD: 'secret-2',
+        GITLAB_TOKEN: 'secret-3',
+        SMTP_PASSWORD: 'secret-4',
+        HOOK_MARK: 'visible',
+      };
+      const hook = `mkdir -p ${hookOut} && env > ${hookOut}/env.txt && printf '%s' "$1" > ${hookOut}/arg.txt`;
+      const r = await sync(['-f', file, '--retries', '0', '--on-failure-exec', hook, '--report', path.join(d, 'report.json')], env);
+      expect(r.code).toBe(1);
+      const by = (s: string) => r.report.images.find((i) => i.source.includes(s))!;
+      expect(by('lib/tool:alpha').outcome).toBe('synced');
+      expect(by('lib/tool:beta').outcome).toBe('synced');
+      expect(by('lib/missing').outcome).toBe('failed');
+      expect(by('lib/missing').reason).toMatch(/manifest not found/);
+      expect(by('lib/tool:nope').reason).toMatch(/has no tag "nope"/);
+      expect(by('gone/away').outcome).toBe('failed');
+      expect(by('gone/repo').reason).toMatch(/listing the tags of 127\.0\.0\.1:9\/gone\/repo failed/);
+      expect(r.report.totals.failed).toBe(4);
+      expect(r.stderr).toMatch(/4 images failed:/);
+      expect(await tagDigest(dst.url, 'm/lib/tool', 'alpha')).toBe(pushed.get('lib/tool:alpha')!.digest);
+      // The hook got the report path, as $1 and in the environment, and no secret.
+      expect(readFileSync(path.join(hookOut, 'arg.txt'), 'utf8')).toBe(path.join(d, 'report.json'));
+      const hookEnv = readFileSync(path.join(hookOut, 'env.txt'), 'utf8');
+      expect(hookEnv).toContain(`AIRLOCK_SYNC_REPORT=${path.join(d, 'report.json')}`);
+      expect(hookEnv).toContain('HOOK_MARK=visible');
+      expect(hookEnv).not.toMatch(/secret|SRC_USER|SRC_PASS|AIRLOCK_REGISTRY_PASSWORD|COSIGN_PASSWORD|GITLAB_TOKEN|SMTP_PASSWORD/);
+      const fromFile = JSON.parse(readFileSync(path.join(d, 'report.json'), 'utf8')) as SyncReport;
+      expect(fromFile.images.length).toBe(6);
+
+      const tolerated = await sync(['-f', file, '--retries', '0', '--max-failures', '4'], env);
+      expect(tolerated.code).toBe(0);
+      expect(tolerated.report.images.filter((i) => i.outcome === 'up-to-date').length).toBe(2);
+      const strict = await sync(['-f', file, '--retries', '0', '--max-failures', '3'], env);
+      expect(strict.code).toBe(1);
+    } finally {
+      await dst.stop();
+    }
+  });
+
+  it('429 with Retry-After is obeyed: the throttled requests are retried and the sync succeeds', async () => {
+    const dst = await startRegistry();
+    const throttling = await startCountingProxy(src.host, { throttle: 3 });
+    try {
+      const d = tmp();
+      const file = path.join(d, 'sync.yaml');
+      writeFileSync(
+        file,
+        `defaults:
+  to: ${dst.host}/m
+registries:
+  ${throttling.host}:
+    requests-per-second: 50
+images:
+  - ${throttling.host}/lib/tool:alpha
+  - ${throttling.host}/lib/tool:beta
+`,
+      );
+      const r = await sync(['-f', file]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.report.images.map((i) => i.outcome)).toEqual(['synced', 'synced']);
+      expect(throttling.throttled).toBe(3);
+      const throttled = throttling.requests.filter((q) => q.status === 429);
+      expect(throttled).toHaveLength(3);
+      for (const t of throttled) {
+        const i = throttling.requests.indexOf(t);
+        expect(throttling.requests.slice(i + 1).some((q) => q.method === t.method && q.path === t.path && q.status < 400), `${t.method} ${t.path} retried`).toBe(true);
+      }
+      expect(r.stderr.match(/retry \d+ in [\d.]+m?s: HTTP 429/g)?.length).toBe(3);
+      expect(await tagDigest(dst.url, 'm/lib/tool', 'beta')).toBe(pushed.get('lib/tool:beta')!.digest);
+    } finally {
+      await throttling.close();
+      await dst.stop();
+    }
+  });
+
+  it('--prune lists first, then removes only tags that left a managed selection', async () => {
+    const dst = await startRegistry({ deleteEnabled: true });
+    try {
+      const d = tmp();
+      const file = path.join(d, 'sync.yaml');
+      const write = (tags: string[]) =>
+        writeFileSync(
+          file,
+          `defaults:
+  to: ${dst.host}/m
+images:
+  - repository: ${src.host}/lib/tool
+    tags: [${tags.join(', ')}]
+  - ${src.host}/lib/app:1.0.0
+`,
+        );
+      write(['alpha', 'beta', 'gamma']);
+      expect((await sync(['-f', file])).code).toBe(0);
+      // Not sync's: another repository, a tag in an unmanaged repository, and a second tag on a kept manifest.
+      await pushImage(dst.url, 'other/thing', '1', { layers: [layer('other')] });
+      await pushImage(dst.url, 'm/lib/app', 'stray', { layers: [layer('stray')] });
+      const gamma = pushed.get('lib/tool:gamma')!;
+      const gammaManifest = await fetch(`${src.url}/v2/lib/tool/manifests/gamma`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }).then(async (res) => Buffer.from(await res.arrayBuffer()));
+      const put = await fetch(`${dst.url}/v2/m/lib/tool/manifests/alias`, { method: 'PUT', body: gammaManifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      expect(put.status).toBe(201);
+
+      write(['beta', 'gamma']);
+      const dry = await sync(['-f', file, '--prune', '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      const status = (rep: SyncReport) => Object.fromEntries(rep.pruned.map((p) => [p.reference.replace(`${dst.host}/`, ''), p.status]));
+      expect(status(dry.report)).toEqual({ 'm/lib/tool:alpha': 'would delete', 'm/lib/tool:alias': 'kept' });
+      expect(dry.stderr).toMatch(/prune: .*m\/lib\/tool:alpha .*would delete/);
+      expect(await listTags(dst.url, 'm/lib/tool')).toEqual(['alias', 'alpha', 'beta', 'gamma']);
+
+      const real = await sync(['-f', file, '--prune']);
+      expect(real.code, real.stderr).toBe(0);
+      expect(status(real.report)).toEqual({ 'm/lib/tool:alpha': 'deleted', 'm/lib/tool:alias': 'kept' });
+      expect(real.report.pruned.find((p) => p.reference.endsWith(':alias'))!.note).toMatch(/same manifest as the selected tag gamma/);
+      expect(await listTags(dst.url, 'm/lib/tool')).toEqual(['alias', 'beta', 'gamma']);
+      expect(await tagDigest(dst.url, 'm/lib/tool', 'gamma')).toBe(gamma.digest);
+      expect(await listTags(dst.url, 'm/lib/app')).toEqual(['1.0.0', 'stray']);
+      expect(await listTags(dst.url, 'other/thing')).toEqual(['1']);
+    } finally {
+      await dst.stop();
+    }
+  });
+
+  it('input errors exit 2 with one line, before anything is copied', async () => {
+    const d = tmp();
+    const bad = path.join(d, 'bad.yaml');
+    writeFileSync(bad, `images:\n  - repository: ${src.host}/lib/tool\n`);
+    const r1 = await runCli(['sync', '-f', bad]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/^error: .*bad\.yaml: invalid sync file at images\.0: .*tag selection/m);
+    expectNoStack(r1);
+    const creds = path.join(d, 'creds.yaml');
+    writeFileSync(creds, `defaults: { to: 127.0.0.1:9/x }\nregistries:\n  docker.io: { username-env: HUB_USER, password-env: HUB_TOKEN }\nimages: [nginx:1.27]\n`);
+    const r2 = await runCli(['sync', '-f', creds]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/registries\.docker\.io takes its credentials from HUB_USER and HUB_TOKEN, which are not set/);
+    const r3 = await runCli(['sync', '-f', creds, '--shard', '4/3']);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/shard 4 of 3 does not exist/);
+    const semverBad = path.join(d, 'semver.yaml');
+    writeFileSync(semverBad, `defaults: { to: 127.0.0.1:9/x }\nimages:\n  - { repository: ${src.host}/lib/app, semver: "not a range" }\n`);
+    const r4 = await runCli(['sync', '-f', semverBad]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toMatch(/"not a range" is not a semver range/);
   });
 });
