@@ -92,14 +92,15 @@ export async function runSync(f: SyncFlags, io: SyncIo = defaultIo()): Promise<n
   let pruned: PruneEntry[] = [];
   let total = 0;
   try {
-    const resolved = await resolveWorkList(config, { registries, file: f.file, platforms: f.platforms, referrers: f.referrers, concurrency });
+    const resolved = await resolveWorkList(config, { registries, file: f.file, platforms: f.platforms, referrers: f.referrers, concurrency: Math.max(concurrency, 16) });
     total = resolved.items.length;
     const mine = shardItems(resolved.items, shard, (i) => i.key);
     log.start(`airlock sync: ${mine.length} image${mine.length === 1 ? '' : 's'}${shard ? ` (shard ${shard.index}/${shard.total} of ${total})` : ''}${f.dryRun ? ' (dry run)' : ''}`, false);
 
     // 1. Source digests (HEAD; a pinned digest needs none), all at once.
     const ctx: CheckContext = { registries, tagLists: resolved.tagLists, force: f.force, dryRun: f.dryRun, knownSubjects: new Map(), referrersProbe: new Map() };
-    const limiter = new Limiter(Math.max(1, concurrency));
+    // HEADs are tiny: check many images at once (a requests-per-second limit still spaces them).
+    const limiter = new Limiter(Math.max(concurrency, 32));
     const t0 = new Map<SyncItem, number>();
     const heads = await Promise.all(
       mine.map((item) =>
