@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, HostRateLimiter } from '@airlock/oci';
 import { mergeReports, type MergeableReport } from '@airlock/step-kit/report';
@@ -49,6 +51,13 @@ describe('tag selection', () => {
 });
 
 describe('sync.yaml', () => {
+  it('the documented example (examples/sync.yaml) is valid', () => {
+    const file = fileURLToPath(new URL('../../../examples/sync.yaml', import.meta.url));
+    const c = parseSyncConfig(readFileSync(file, 'utf8'), file);
+    expect(c.images.length).toBeGreaterThan(5);
+    expect(c.registries?.['docker.io']?.['password-env']).toBe('DOCKERHUB_TOKEN');
+  });
+
   it('accepts the documented forms and refuses what is wrong, naming where', () => {
     const ok = parseSyncConfig(
       `defaults: { to: r.local/m, platforms: [linux/amd64], referrers: false, concurrency: 4 }
