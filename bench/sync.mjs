@@ -131,16 +131,33 @@ function skopeoConfig(srcHost) {
   return file;
 }
 
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+let timeFiles = 0;
+/** Run a tool under /usr/bin/time -o FILE (when present) to learn its CPU seconds (user + system). */
+async function runTimed(cmd, args, o) {
+  if (!TIME) return { ...(await run(cmd, args, o)), cpuS: NaN };
+  const f = path.join(work, `time-${++timeFiles}.txt`);
+  const r = await run(TIME, ['-o', f, '-f', '%U %S', cmd, ...args], o);
+  let cpuS = NaN;
+  try {
+    const [u, sy] = readFileSync(f, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    cpuS = u + sy;
+  } catch {
+    /* killed */
+  }
+  return { ...r, cpuS };
+}
+
 async function airlockSync(srcHost, dstHost, label) {
   const report = path.join(work, `report-${label}-${Date.now()}.json`);
-  const r = await run(process.execPath, [AIRLOCK, '-f', airlockConfig(srcHost, dstHost), '--report', report], { env: toolEnv, timeoutMs: 1_200_000, allowFail: true });
+  const r = await runTimed(process.execPath, [AIRLOCK, '-f', airlockConfig(srcHost, dstHost), '--report', report], { env: toolEnv, timeoutMs: 1_200_000, allowFail: true });
   if (r.code !== 0) throw new Error(`airlock sync failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
-  return { ms: r.ms, totals: JSON.parse(readFileSync(report, 'utf8')).totals };
+  return { ms: r.ms, cpuS: r.cpuS, totals: JSON.parse(readFileSync(report, 'utf8')).totals };
 }
 
 async function skopeoSync(srcHost, dstHost) {
-  const r = await run('skopeo', ['--insecure-policy', 'sync', '--all', '--preserve-digests', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', skopeoConfig(srcHost), `${dstHost}/mirror`], { env: toolEnv, timeoutMs: 1_200_000 });
-  return { ms: r.ms };
+  const r = await runTimed('skopeo', ['--insecure-policy', 'sync', '--all', '--preserve-digests', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', skopeoConfig(srcHost), `${dstHost}/mirror`], { env: toolEnv, timeoutMs: 1_200_000 });
+  return { ms: r.ms, cpuS: r.cpuS };
 }
 
 const sync = (tool, srcHost, dstHost, label) => (tool === 'airlock' ? airlockSync(srcHost, dstHost, label) : skopeoSync(srcHost, dstHost));
@@ -151,7 +168,8 @@ function statsLine(st) {
 
 function record(r) {
   results.runs.push(r);
-  log(`${stamp()} ${r.section.padEnd(12)} ${r.tool.padEnd(8)} ${sec(r.ms).padStart(9)}${r.src ? `   src ${r.src.total} + dst ${r.dst.total} requests` : ''}`);
+  const cpu = r.cpu ? `   cpu: ${r.tool} ${r.cpu.tool.toFixed(2)} s, src registry ${r.cpu.src.toFixed(2)} s, dst registry ${r.cpu.dst.toFixed(2)} s` : '';
+  log(`${stamp()} ${r.section.padEnd(12)} ${r.tool.padEnd(8)} ${sec(r.ms).padStart(9)}${r.src ? `   src ${r.src.total} + dst ${r.dst.total} requests` : ''}${cpu}`);
   if (r.src) {
     log(`              src: ${statsLine(r.src)}`);
     log(`              dst: ${statsLine(r.dst)}`);
@@ -185,18 +203,22 @@ async function main() {
     dsts[tool] = await startRegistry(`dst-${tool}`);
     await run('sync', [], { allowFail: true });
     const s0 = src.logOffset();
+    const c0 = { src: src.cpu(), dst: dsts[tool].cpu() };
     const m = await sync(tool, src.host, dsts[tool].host, 'first');
     const st = { src: src.stats(s0), dst: dsts[tool].stats() };
+    const cpu = { tool: m.cpuS, src: src.cpu() - c0.src, dst: dsts[tool].cpu() - c0.dst };
     await verify(dsts[tool], images, `${tool} first sync`);
-    record({ section: 'first', tool, ms: m.ms, ...st });
+    record({ section: 'first', tool, ms: m.ms, cpu, ...st });
   }
   // 2. No-op re-runs against the filled destinations.
   for (let round = 1; round <= opts.rounds; round++) {
     for (const tool of round % 2 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock']) {
       const s0 = src.logOffset();
       const d0 = dsts[tool].logOffset();
+      const c0 = { src: src.cpu(), dst: dsts[tool].cpu() };
       const m = await sync(tool, src.host, dsts[tool].host, `noop-${round}`);
-      record({ section: 'noop', round, tool, ms: m.ms, src: src.stats(s0), dst: dsts[tool].stats(d0) });
+      const cpu = { tool: m.cpuS, src: src.cpu() - c0.src, dst: dsts[tool].cpu() - c0.dst };
+      record({ section: 'noop', round, tool, ms: m.ms, cpu, src: src.stats(s0), dst: dsts[tool].stats(d0) });
     }
   }
   // 3. No-op with latency at the source.
@@ -207,8 +229,10 @@ async function main() {
     for (const tool of round % 2 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock']) {
       const s0 = src.logOffset();
       const d0 = dsts[tool].logOffset();
+      const c0 = { src: src.cpu(), dst: dsts[tool].cpu() };
       const m = await sync(tool, proxy.host, dsts[tool].host, `noop-lat-${round}`);
-      record({ section: 'noop-latency', round, tool, ms: m.ms, src: src.stats(s0), dst: dsts[tool].stats(d0) });
+      const cpu = { tool: m.cpuS, src: src.cpu() - c0.src, dst: dsts[tool].cpu() - c0.dst };
+      record({ section: 'noop-latency', round, tool, ms: m.ms, cpu, src: src.stats(s0), dst: dsts[tool].stats(d0) });
     }
   }
   await proxy.close();
@@ -217,12 +241,15 @@ async function main() {
   const reqs = (section, tool) => median(results.runs.filter((r) => r.section === section && r.tool === tool).map((r) => r.src.total + r.dst.total));
   const S = results.summary;
   for (const section of ['first', 'noop', 'noop-latency']) {
-    S[section] = { airlockMs: med(section, 'airlock'), skopeoMs: med(section, 'skopeo'), airlockRequests: reqs(section, 'airlock'), skopeoRequests: reqs(section, 'skopeo') };
+    const cpuMed = (tool) => median(results.runs.filter((r) => r.section === section && r.tool === tool && r.cpu).map((r) => r.cpu.tool + r.cpu.src + r.cpu.dst));
+    S[section] = { airlockMs: med(section, 'airlock'), skopeoMs: med(section, 'skopeo'), airlockRequests: reqs(section, 'airlock'), skopeoRequests: reqs(section, 'skopeo'), airlockCpuS: cpuMed('airlock'), skopeoCpuS: cpuMed('skopeo') };
     S[section].ratio = S[section].skopeoMs / S[section].airlockMs;
   }
   log('');
   log(`Summary (${images.length} images, ${mb(unique)} unique; no-op: medians of ${opts.rounds})`);
-  const row = (label, s) => log(`  ${label.padEnd(30)} airlock ${sec(s.airlockMs).padStart(8)} (${s.airlockRequests} req)   skopeo ${sec(s.skopeoMs).padStart(8)} (${s.skopeoRequests} req)   skopeo/airlock ${ratio(s.ratio)}`);
+  const row = (label, s) =>
+    log(`  ${label.padEnd(30)} airlock ${sec(s.airlockMs).padStart(8)} (${s.airlockRequests} req, ${s.airlockCpuS.toFixed(2)} CPU-s)   skopeo ${sec(s.skopeoMs).padStart(8)} (${s.skopeoRequests} req, ${s.skopeoCpuS.toFixed(2)} CPU-s)   skopeo/airlock ${ratio(s.ratio)}`);
+  log('  (CPU-s: the tool plus both registries; on a machine shared with other work, wall time follows them)');
   row('first sync (fresh registries)', S.first);
   row('no-op re-run', S.noop);
   row(`no-op re-run, +${opts.delay} ms per source request`, S['noop-latency']);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoStack, runCli } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { listTags, pushImage, pushSignature, startCountingProxy, tagDigest, type CountingProxy, type PushedImage } from '../helpers/sync-fixtures.js';
+import { listTags, pushImage, pushIndex, pushSignature, startCountingProxy, tagDigest, type CountingProxy, type PushedImage } from '../helpers/sync-fixtures.js';
 
 interface SyncImage {
   source: string;
@@ -436,5 +436,72 @@ images:
     const r4 = await runCli(['sync', '-f', semverBad]);
     expect(r4.code).toBe(2);
     expect(r4.stderr).toMatch(/"not a range" is not a semver range/);
+  });
+
+  it('platform filters: the no-op check works out the filtered digest, so an unchanged image is not copied again', async () => {
+    const multi = await pushIndex(src.url, 'lib/multi', '1.0', ['linux/amd64', 'linux/arm64', 'linux/s390x'], 'multi');
+    const dst = await startRegistry();
+    const dstProxy = await startCountingProxy(dst.host);
+    try {
+      const d = tmp();
+      const file = path.join(d, 'sync.yaml');
+      writeFileSync(
+        file,
+        `defaults:
+  to: ${dstProxy.host}/one
+  platforms: [linux/arm64]
+images:
+  - ${src.host}/lib/multi:1.0
+  - source: ${src.host}/lib/multi:1.0
+    destination: ${dstProxy.host}/two/multi:1.0
+    platforms: [linux/amd64, linux/arm64]
+`,
+      );
+      const first = await sync(['-f', file]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(await tagDigest(dst.url, 'one/lib/multi', '1.0')).toBe(multi.children['linux/arm64']);
+      const two = await tagDigest(dst.url, 'two/multi', '1.0');
+      expect(two).not.toBe(multi.digest);
+      const d0 = dstProxy.requests.length;
+      const again = await sync(['-f', file]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.report.images.map((i) => i.outcome)).toEqual(['up-to-date', 'up-to-date']);
+      const kinds = dstProxy.kinds(d0);
+      expect(sum(kinds, (k) => /^(PUT|POST|PATCH)/.test(k))).toBe(0);
+      expect(sum(kinds, (k) => k.startsWith('HEAD manifest'))).toBe(2);
+    } finally {
+      await dstProxy.close();
+      await dst.stop();
+    }
+  });
+
+  it('per-registry settings: a CA file trusted for that registry only, and insecure for one host', async () => {
+    const tls = await startRegistry({ tls: true });
+    const dst = await startRegistry();
+    try {
+      const img = await pushImage(src.url, 'lib/tls', '1', { layers: [layer('tls')] });
+      // Seed the TLS registry from the plain one with a first sync.
+      const d = tmp();
+      const seed = path.join(d, 'seed.yaml');
+      writeFileSync(seed, `registries:\n  ${tls.host}: { ca-file: ${tls.caFile} }\nimages:\n  - { source: ${src.host}/lib/tls:1, destination: ${tls.host}/up/tls:1 }\n`);
+      const seeded = await sync(['-f', seed]);
+      expect(seeded.code, seeded.stderr).toBe(0);
+      const file = path.join(d, 'sync.yaml');
+      const write = (settings: string) => writeFileSync(file, `defaults: { to: ${dst.host}/m }\n${settings}images:\n  - ${tls.host}/up/tls:1\n`);
+      write('');
+      const untrusted = await sync(['-f', file, '--retries', '0']);
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.report.images[0]!.error?.message).toMatch(/TLS verification failed/);
+      write(`registries:\n  ${tls.host}: { ca-file: ${tls.caFile} }\n`);
+      const trusted = await sync(['-f', file]);
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(await tagDigest(dst.url, 'm/up/tls', '1')).toBe(img.digest);
+      write(`registries:\n  ${tls.host}: { insecure: true }\n`);
+      const insecure = await sync(['-f', file]);
+      expect(insecure.code, insecure.stderr).toBe(0);
+      expect(insecure.report.images[0]!.outcome).toBe('up-to-date');
+    } finally {
+      await Promise.all([tls.stop(), dst.stop()]);
+    }
   });
 });

@@ -152,3 +152,20 @@ export async function startCountingProxy(target: string, opts: { throttle?: numb
       }),
   };
 }
+
+/** Push an OCI index of one-layer images, one per platform ("os/arch"); returns the index and child digests. */
+export async function pushIndex(url: string, repo: string, tag: string, platforms: string[], seed: string): Promise<{ digest: string; children: Record<string, string> }> {
+  const children: Record<string, string> = {};
+  const manifests = [];
+  for (const p of platforms) {
+    const [os, architecture] = p.split('/');
+    const img = await pushImage(url, repo, `${tag}-${os}-${architecture}`, { layers: [Buffer.from(`${seed} ${p}`.repeat(200))], note: `${seed} ${p}` });
+    children[p] = img.digest;
+    const size = (await rawRequest(`${url}/v2/${repo}/manifests/${img.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).body.length;
+    manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.digest, size, platform: { os, architecture } });
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  const put = await rawRequest(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: index, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' } });
+  if (put.status !== 201) throw new Error(`index ${repo}:${tag}: ${put.status} ${put.body.toString()}`);
+  return { digest: sha(index), children };
+}
