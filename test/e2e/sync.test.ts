@@ -180,6 +180,20 @@ images:
       const total = srcProxy.requests.length - s0 + (dstProxy.requests.length - d0);
       expect(total, JSON.stringify({ srcKinds, dstKinds })).toBeLessThanOrEqual(repos + 2 * images + 2 * sigs + 1);
 
+      // --- a new signature upstream for an unchanged image: dry run says why, the run copies only it
+      const v2 = pushed.get('lib/app:2.0.0')!.digest;
+      await pushSignature(src.url, 'lib/app', v2, 'late');
+      const dry = await sync(['-f', file, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      const v2row = dry.report.images.find((i) => i.destination.endsWith('/mirror/lib/app:2.0.0'))!;
+      expect(v2row.outcome).toBe('would sync');
+      expect(v2row.reason).toBe(`missing referrer sha256-${v2.slice(7)}.sig`);
+      expect(dry.report.images.filter((i) => i !== v2row).every((i) => i.outcome === 'up-to-date')).toBe(true);
+      expect(dry.stderr).toMatch(/would sync: missing referrer/);
+      const signedNow = await sync(['-f', file]);
+      expect(signedNow.report.images.find((i) => i.destination.endsWith('/mirror/lib/app:2.0.0'))!.outcome).toBe('synced');
+      expect(await tagDigest(dst.url, 'mirror/lib/app', `sha256-${v2.slice(7)}.sig`)).toBe(await tagDigest(src.url, 'lib/app', `sha256-${v2.slice(7)}.sig`));
+
       // --- upstream re-tags 1.1.0: same base layer, one new layer
       const base = layer('base', 16);
       const fresh = layer('app-1.1.0-patched', 8);

@@ -108,7 +108,13 @@ export async function runSync(f: SyncFlags, io: SyncIo = defaultIo()): Promise<n
           t0.set(item, Date.now());
           if (item.error) return { ok: true as const, head: { found: false as const } };
           try {
-            return { ok: true as const, head: await sourceHead(item, ctx) };
+            const head = await sourceHead(item, ctx);
+            // Learn whether the source has the referrers API now, not one round trip later.
+            if (item.referrers && head.found && head.digest && !ctx.referrersProbe.has(item.source.registry)) {
+              const probe = registries.client(item.source.registry).referrers(item.source.repository, head.digest);
+              ctx.referrersProbe.set(item.source.registry, probe.catch(() => undefined));
+            }
+            return { ok: true as const, head };
           } catch (e) {
             return { ok: false as const, error: e };
           }
