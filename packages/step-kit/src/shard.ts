@@ -59,9 +59,45 @@ export function partition<T>(items: readonly T[], total: number, key: (item: T) 
   return groups;
 }
 
-/** This shard's items, in their original order. */
-export function shardItems<T>(items: readonly T[], shard: Shard | undefined, key: (item: T) => string, weight?: (item: T) => number): T[] {
+/**
+ * Like `partition`, but items of one group (e.g. one source repository, whose images share base
+ * layers) stay in one share, so what they share crosses once; a group heavier than a fair share
+ * (total/N, rounded up) is cut into share-sized runs (in key order) first.
+ */
+export function partitionGrouped<T>(items: readonly T[], total: number, key: (item: T) => string, group: (item: T) => string, weight: (item: T) => number = () => 1): T[][] {
+  const w = (i: T) => Math.max(0, weight(i));
+  const cap = Math.ceil(items.reduce((a, i) => a + w(i), 0) / total);
+  const byGroup = new Map<string, T[]>();
+  for (const i of items) {
+    const g = group(i);
+    const list = byGroup.get(g);
+    if (list) list.push(i);
+    else byGroup.set(g, [i]);
+  }
+  const chunks: Array<{ key: string; items: T[] }> = [];
+  for (const [g, list] of byGroup) {
+    list.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    let cur: T[] = [];
+    let load = 0;
+    for (const i of list) {
+      if (cur.length && load + w(i) > cap) {
+        chunks.push({ key: `${g}\n${chunks.length}`, items: cur });
+        cur = [];
+        load = 0;
+      }
+      cur.push(i);
+      load += w(i);
+    }
+    if (cur.length) chunks.push({ key: `${g}\n${key(cur[0]!)}`, items: cur });
+  }
+  for (const c of chunks) c.key = `${group(c.items[0]!)}\n${key(c.items[0]!)}`;
+  return partition(chunks, total, (c) => c.key, (c) => c.items.reduce((a, i) => a + w(i), 0)).map((g) => g.flatMap((c) => c.items));
+}
+
+/** This shard's items, in their original order (grouped with `group` when given, see partitionGrouped). */
+export function shardItems<T>(items: readonly T[], shard: Shard | undefined, key: (item: T) => string, weight?: (item: T) => number, group?: (item: T) => string): T[] {
   if (!shard || shard.total === 1) return [...items];
-  const mine = new Set(partition(items, shard.total, key, weight)[shard.index - 1]);
+  const parts = group ? partitionGrouped(items, shard.total, key, group, weight) : partition(items, shard.total, key, weight);
+  const mine = new Set(parts[shard.index - 1]);
   return items.filter((i) => mine.has(i));
 }

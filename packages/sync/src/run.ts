@@ -94,7 +94,9 @@ export async function runSync(f: SyncFlags, io: SyncIo = defaultIo()): Promise<n
   try {
     const resolved = await resolveWorkList(config, { registries, file: f.file, platforms: f.platforms, referrers: f.referrers, concurrency: Math.max(concurrency, 16) });
     total = resolved.items.length;
-    const mine = shardItems(resolved.items, shard, (i) => i.key);
+    // Images of one source repository share layers: they stay in one shard (split only when a
+    // repository is bigger than a share), so shared layers cross once.
+    const mine = shardItems(resolved.items, shard, (i) => i.key, undefined, (i) => `${i.source.registry}/${i.source.repository}`);
     log.start(`airlock sync: ${mine.length} image${mine.length === 1 ? '' : 's'}${shard ? ` (shard ${shard.index}/${shard.total} of ${total})` : ''}${f.dryRun ? ' (dry run)' : ''}`, false);
 
     // 1. Source digests (HEAD; a pinned digest needs none), all at once.

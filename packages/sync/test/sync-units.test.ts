@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, HostRateLimiter } from '@airlock/oci';
 import { mergeReports, type MergeableReport } from '@airlock/step-kit/report';
-import { parseShard, partition, shardItems } from '@airlock/step-kit/shard';
+import { parseShard, partition, partitionGrouped, shardItems } from '@airlock/step-kit/shard';
 import { hookEnv, parseSyncConfig, selectTags, versionOf } from '@airlock/sync';
 
 const TAGS = ['1.0.0', '1.1.0', '1.2.0-rc.1', '2.0.0', 'v2.1', '16', '1.27', 'latest', 'main', `sha256-${'a'.repeat(64)}.sig`, `sha256-${'b'.repeat(64)}`];
@@ -109,6 +109,24 @@ describe('sharding', () => {
     expect(partition(shuffled, 3, (i) => i.key, (i) => i.w).map((g) => g.map((i) => i.key).sort())).toEqual(groups.map((g) => g.map((i) => i.key).sort()));
     const mine = [1, 2, 3].map((index) => shardItems(items, { index, total: 3 }, (i) => i.key));
     expect(mine.map((m) => m.length)).toEqual([4, 3, 3]);
+  });
+});
+
+describe('grouped sharding', () => {
+  it('keeps a group together unless it is bigger than a share, and still covers everything once', () => {
+    const items = [
+      ...['a1', 'a2', 'a3'].map((k) => ({ k, g: 'a' })),
+      ...['b1', 'b2', 'b3'].map((k) => ({ k, g: 'b' })),
+      ...['c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((k) => ({ k, g: 'c' })),
+    ];
+    const parts = partitionGrouped(items, 3, (i) => i.k, (i) => i.g);
+    // Shares of 4 are fair; keeping a and b whole costs at most one image of balance here.
+    expect(parts.map((p) => p.length).sort()).toEqual([3, 4, 5]);
+    expect(parts.flat().map((i) => i.k).sort()).toEqual(items.map((i) => i.k).sort());
+    // a and b are not split; c (6 > 4) is cut into runs of at most 4.
+    for (const g of ['a', 'b']) expect(parts.filter((p) => p.some((i) => i.g === g))).toHaveLength(1);
+    expect(parts.filter((p) => p.some((i) => i.g === 'c')).length).toBe(2);
+    expect(partitionGrouped([...items].reverse(), 3, (i) => i.k, (i) => i.g).map((p) => p.map((i) => i.k).sort())).toEqual(parts.map((p) => p.map((i) => i.k).sort()));
   });
 });
 
