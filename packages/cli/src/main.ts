@@ -1,16 +1,18 @@
 import { Command } from 'commander';
-import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
-import { lazyCommand, runCli } from '@airlock/step-kit';
-import { buildReportCommand } from '@airlock/step-kit/report';
-import { syncStep } from '@airlock/sync/inputs';
+import { buildCopyCommand, buildMirrorCommand, buildReportCommand } from '@airlock/copy';
+import { AIRLOCK_VERSION, lazyCommand, runCli } from '@airlock/step-kit';
+import { imageBuildStep } from '@airlock/image/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
+import { doctorStep } from '@airlock/doctor/inputs';
+import { syncStep } from '@airlock/sync/inputs';
 
-export const VERSION = '0.1.0';
+export const VERSION = AIRLOCK_VERSION;
 
 // Signing and verification pull in the sigstore libraries: load them only for those commands.
 const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
+const image = () => import('@airlock/image');
 
 void runCli((setExit) =>
   new Command('airlock')
@@ -28,7 +30,9 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('sign-blob', signBlobStep.summary, async () => (await sign()).buildSignBlobCommand, setExit))
     .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
+    .addCommand(lazyCommand('image', `${imageBuildStep.summary} (image build)`, async () => (await image()).buildImageCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
     .addHelpText(
       'after',
       `

@@ -1,18 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { Command } from 'commander';
 import { z } from 'zod';
 import { AirlockError, copyReportSchema, imageResultSchema, type CopyReport } from '@airlock/oci';
-import { commandFor } from './command.js';
-import type { StepDef } from './defs.js';
-import { writeFileAtomic } from './files.js';
-import { formatBytes } from './format.js';
 import { junitXml } from './junit.js';
-import { Logger } from './log.js';
 
 /**
- * Transfer reports (mirror, sync) read back and combined: `airlock report merge` joins the reports
- * of parallel shard jobs into one, as if one job had done everything. Fields a step adds to its
- * report or to each image (sync's outcome and reason, pruned tags) are kept.
+ * Transfer reports (mirror, sync) read back and combined: `airlock report merge` (packages/copy)
+ * joins sync shard reports with this, as if one job had done everything: images in one stable order,
+ * and the fields sync adds to its report or to each image (outcome, reason, pruned tags) kept.
  */
 
 const mergeableImage = imageResultSchema.loose();
@@ -63,7 +56,7 @@ export function parseTransferReport(text: string, file: string): MergeableReport
  * Combine shard reports: images of all, in the stable order; totals recomputed; the duration is the
  * longest shard's (they ran side by side). Every report must come from the same command and mode.
  */
-export function mergeReports(reports: Array<{ file: string; report: MergeableReport }>): MergeableReport {
+export function mergeTransferReports(reports: Array<{ file: string; report: MergeableReport }>): MergeableReport {
   if (!reports.length) throw new AirlockError('USAGE', 'report merge needs at least one report');
   const first = reports[0]!.report;
   for (const { file, report } of reports) {
@@ -113,46 +106,4 @@ export function transferReportJunit(report: MergeableReport): string {
       };
     }),
   );
-}
-
-export const reportMergeStep: StepDef = {
-  name: 'merge',
-  summary: 'Combine the JSON reports of parallel shard jobs (mirror or sync --shard) into one',
-  inputs: [
-    { name: 'reports', type: 'string[]', positional: true, required: true, valueName: 'REPORT...', description: 'JSON reports written by --report' },
-    { name: 'output', type: 'string', short: 'o', required: true, valueName: 'FILE', description: 'write the merged JSON report here' },
-    { name: 'junit', type: 'string', valueName: 'FILE', description: 'also write a JUnit XML report (one test case per image)' },
-  ],
-  help: `
-Examples:
-  airlock report merge sync-*.json -o sync.json --junit sync.xml
-
-Images are listed in one stable order (source, then destination) and the totals recomputed, so the
-merged report of N shards equals the report one unsharded run would have written (timings aside).
-Exit codes: 0 merged; 2 a report is missing, not a report, or of another command.`,
-};
-
-/** `airlock report merge …`. */
-export function buildReportCommand(setExit: (code: number) => void): Command {
-  const merge = commandFor(reportMergeStep, async (args, opts) => {
-    if (!opts.output) throw new AirlockError('USAGE', 'report merge needs -o FILE', { hint: 'airlock report merge REPORT... -o FILE' });
-    const reports = await Promise.all(
-      args.map(async (file) => {
-        let text: string;
-        try {
-          text = await readFile(file, 'utf8');
-        } catch {
-          throw new AirlockError('BAD_INPUT', `cannot read report ${file}`, { hint: 'check the paths (GitLab: the shard jobs must keep the reports as artifacts)' });
-        }
-        return { file, report: parseTransferReport(text, file) };
-      }),
-    );
-    const merged = mergeReports(reports);
-    await writeFileAtomic(String(opts.output), `${JSON.stringify(merged, null, 2)}\n`);
-    if (opts.junit) await writeFileAtomic(String(opts.junit), transferReportJunit(merged));
-    const t = merged.totals;
-    new Logger(process.stderr).info(`merged ${reports.length} report${reports.length === 1 ? '' : 's'}: ${t.images} images, ${t.failed} failed, ${t.skipped} up to date, ${formatBytes(t.bytes)} moved → ${String(opts.output)}`);
-    setExit(0);
-  });
-  return new Command('report').description('Work with transfer reports: report merge').addCommand(merge);
 }

@@ -1,38 +1,62 @@
-import { AirlockError } from '@airlock/oci';
+import { createHash } from 'node:crypto';
+import { AirlockError, type TransferJob } from '@airlock/oci';
 
-/**
- * Sharding a resolved work list across parallel CI jobs (GitLab `parallel: N` sets CI_NODE_INDEX
- * and CI_NODE_TOTAL, 1-based). Every job resolves the same list and keeps its own share, so the
- * partition must be a pure function of the list: no randomness, no order of arrival.
- */
+/** One shard of a list: 1-based index of total. */
 export interface Shard {
-  /** 1-based. */
   index: number;
   total: number;
 }
 
-function shardError(msg: string): AirlockError {
-  return new AirlockError('USAGE', msg, { hint: 'write --shard I/N with 1 <= I <= N (e.g. --shard 2/3), or set CI_NODE_INDEX and CI_NODE_TOTAL' });
+/**
+ * `--shard I/N`, or `--shard ci`: GitLab's `parallel: N` (CI_NODE_INDEX, CI_NODE_TOTAL, 1-based).
+ * `ci` outside a parallel job (variables unset, or a total of 1) is the whole list.
+ */
+export function parseShard(spec: string | undefined, env: NodeJS.ProcessEnv): Shard | undefined {
+  if (spec === undefined || spec === '') return undefined;
+  let index: string | undefined;
+  let total: string | undefined;
+  if (spec === 'ci') {
+    index = env.CI_NODE_INDEX;
+    total = env.CI_NODE_TOTAL;
+    if (!index && !total) return undefined;
+  } else {
+    [index, total] = spec.split('/');
+  }
+  const i = Number(index);
+  const n = Number(total);
+  if (!Number.isInteger(i) || !Number.isInteger(n) || n < 1 || i < 1 || i > n) {
+    const from = spec === 'ci' ? `CI_NODE_INDEX=${String(index)} CI_NODE_TOTAL=${String(total)}` : `--shard ${spec}`;
+    throw new AirlockError('USAGE', `invalid shard ${from}: expected INDEX/TOTAL with 1 <= INDEX <= TOTAL`, { hint: 'e.g. --shard 2/3, or --shard ci in a GitLab job with parallel: N' });
+  }
+  return n === 1 ? undefined : { index: i, total: n };
 }
 
-function parsePair(index: string, total: string, what: string): Shard {
-  if (!/^\d+$/.test(index.trim()) || !/^\d+$/.test(total.trim())) throw shardError(`${what}: expected whole numbers, got ${index}/${total}`);
-  const s = { index: Number(index), total: Number(total) };
-  if (s.total < 1 || s.index < 1 || s.index > s.total) throw shardError(`${what}: shard ${s.index} of ${s.total} does not exist`);
-  return s;
+/** A stable key for a job: the same entry lands in the same shard whatever the list order. */
+function jobKey(job: TransferJob): string {
+  return createHash('sha256').update(`${job.source.input}\n${job.destination.input}`).digest('hex');
 }
 
-/** `--shard I/N`, else CI_NODE_INDEX/CI_NODE_TOTAL, else undefined (the whole list). */
-export function parseShard(value: string | undefined, env: NodeJS.ProcessEnv = process.env): Shard | undefined {
-  if (value !== undefined && value !== '') {
-    const m = /^\s*(\S+)\s*\/\s*(\S+)\s*$/.exec(value);
-    if (!m) throw shardError(`invalid --shard "${value}"`);
-    return parsePair(m[1]!, m[2]!, `--shard ${value}`);
-  }
-  if (env.CI_NODE_INDEX !== undefined && env.CI_NODE_TOTAL !== undefined && env.CI_NODE_INDEX !== '') {
-    return parsePair(env.CI_NODE_INDEX, env.CI_NODE_TOTAL, 'CI_NODE_INDEX/CI_NODE_TOTAL');
-  }
-  return undefined;
+/**
+ * This shard's part of the jobs. Image sizes are not known before the copy, so shards are balanced
+ * by count: the jobs are ordered by the SHA-256 of "source\ndestination" and dealt round-robin, so
+ * every shard gets floor or ceil(jobs/N) of them, the same jobs on every run and on every shard's
+ * machine, and all shards together are the whole list with no image twice. Jobs keep their list
+ * order within a shard.
+ */
+export function selectShard<T extends TransferJob>(jobs: T[], shard: Shard | undefined): T[] {
+  if (!shard) return jobs;
+  const order = jobs.map((job, i) => ({ i, key: jobKey(job) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
+  const mine = new Set(order.filter((_, rank) => rank % shard.total === shard.index - 1).map((o) => o.i));
+  return jobs.filter((_, i) => mine.has(i));
+}
+
+/**
+ * `--shard I/N` (or `ci`) when given, else GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set (sync runs
+ * its share in a `parallel:` job without being told), else the whole list.
+ */
+export function shardFromFlagOrEnv(spec: string | undefined, env: NodeJS.ProcessEnv): Shard | undefined {
+  if (spec !== undefined && spec !== '') return parseShard(spec, env);
+  return parseShard('ci', env);
 }
 
 /**

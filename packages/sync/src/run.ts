@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Limiter, runTransfers, type ImageResult, type TransferJob } from '@airlock/oci';
 import { formatBytes, formatDuration, Logger, shortDigest, writeFileAtomic, type TransferFlags } from '@airlock/step-kit';
 import { transferReportJunit } from '@airlock/step-kit/report';
-import { parseShard, shardItems } from '@airlock/step-kit/shard';
+import { shardFromFlagOrEnv, shardItems } from '@airlock/step-kit/shard';
 import { checkItem, failedPlan, sourceHead, type CheckContext, type Plan } from './check.js';
 import { readSyncConfig } from './config.js';
 import { hookEnv, runHook } from './hook.js';
@@ -83,7 +83,7 @@ export async function runSync(f: SyncFlags, io: SyncIo = defaultIo()): Promise<n
   const started = Date.now();
   const log = new Logger(io.stderr, io.env, f.quiet);
   const config = await readSyncConfig(f.file);
-  const shard = parseShard(f.shard, io.env);
+  const shard = shardFromFlagOrEnv(f.shard, io.env);
   const concurrency = f.concurrencyGiven ?? config.defaults?.concurrency ?? 8;
   const registries = syncRegistries(config, f, f.file, io.env, {
     onRetry: (r) => log.info(`  retry ${r.attempt} in ${formatDuration(r.delayMs)}: ${r.reason} (${r.url.split('?')[0]})`),

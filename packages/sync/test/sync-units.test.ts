@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, HostRateLimiter } from '@airlock/oci';
-import { mergeReports, type MergeableReport } from '@airlock/step-kit/report';
-import { parseShard, partition, partitionGrouped, shardItems } from '@airlock/step-kit/shard';
+import { mergeTransferReports as mergeReports, type MergeableReport } from '@airlock/step-kit/report';
+import { shardFromFlagOrEnv as parseShard, partition, partitionGrouped, shardItems } from '@airlock/step-kit/shard';
 import { hookEnv, parseSyncConfig, selectTags, versionOf } from '@airlock/sync';
 
 const TAGS = ['1.0.0', '1.1.0', '1.2.0-rc.1', '2.0.0', 'v2.1', '16', '1.27', 'latest', 'main', `sha256-${'a'.repeat(64)}.sig`, `sha256-${'b'.repeat(64)}`];
@@ -96,7 +96,8 @@ describe('sharding', () => {
     expect(parseShard('2/3', {})).toEqual({ index: 2, total: 3 });
     expect(parseShard(undefined, { CI_NODE_INDEX: '1', CI_NODE_TOTAL: '4' })).toEqual({ index: 1, total: 4 });
     expect(parseShard(undefined, {})).toBeUndefined();
-    expect(() => parseShard('0/3', {})).toThrow(/does not exist/);
+    expect(() => parseShard('0/3', {})).toThrow(/invalid shard --shard 0\/3/);
+    expect(parseShard('ci', { CI_NODE_INDEX: '2', CI_NODE_TOTAL: '2' })).toEqual({ index: 2, total: 2 });
     expect(() => parseShard('a/b', {})).toThrow(AirlockError);
   });
 
