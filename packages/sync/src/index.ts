@@ -6,4 +6,4 @@ export * from './check.js';
 export * from './report.js';
 export * from './run.js';
 export * from './commands.js';
-export { hookEnv } from './hook.js';
+export { hookEnv, runHook } from './hook.js';

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { AirlockError, HostRateLimiter } from '@airlock/oci';
 import { mergeTransferReports as mergeReports, type MergeableReport } from '@airlock/step-kit/report';
 import { shardFromFlagOrEnv as parseShard, partition, partitionGrouped, shardItems } from '@airlock/step-kit/shard';
-import { hookEnv, parseSyncConfig, selectTags, versionOf } from '@airlock/sync';
+import { hookEnv, parseSyncConfig, runHook, selectTags, versionOf } from '@airlock/sync';
+import { PassThrough } from 'node:stream';
 
 const TAGS = ['1.0.0', '1.1.0', '1.2.0-rc.1', '2.0.0', 'v2.1', '16', '1.27', 'latest', 'main', `sha256-${'a'.repeat(64)}.sig`, `sha256-${'b'.repeat(64)}`];
 
@@ -158,6 +159,21 @@ describe('--on-failure-exec environment', () => {
   it('drops passwords, tokens and the variables sync.yaml names; keeps the rest', () => {
     const env = hookEnv({ PATH: '/bin', AIRLOCK_REGISTRY_PASSWORD: 'x', COSIGN_PASSWORD: 'x', CI_JOB_TOKEN: 'x', DOCKER_AUTH_CONFIG: 'x', HUB_USER: 'u', MAIL_TO: 'ops' }, ['HUB_USER'], { AIRLOCK_SYNC_REPORT: '/r.json' });
     expect(env).toEqual({ PATH: '/bin', MAIL_TO: 'ops', AIRLOCK_SYNC_REPORT: '/r.json' });
+  });
+});
+
+describe('--on-failure-exec', () => {
+  const capture = async (cmd: string) => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const code = await runHook(cmd, '/tmp/report one.json', { PATH: process.env.PATH, AIRLOCK_SYNC_REPORT: '/tmp/report one.json' }, out, out);
+    return { code, text };
+  };
+  it('appends the report path as the last argument unless the command uses it itself', async () => {
+    expect(await capture('printf "[%s]"')).toEqual({ code: 0, text: '[/tmp/report one.json]' });
+    expect(await capture('printf "<%s|%s>" "$AIRLOCK_SYNC_REPORT" x')).toEqual({ code: 0, text: '</tmp/report one.json|x>' });
+    expect((await capture('exit 3')).code).toBe(3);
   });
 });
 
