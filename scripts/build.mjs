@@ -13,6 +13,7 @@ export const entrypoints = {
   airlock: 'packages/cli/src/main.ts',
   copy: 'packages/copy/src/main.ts',
   mirror: 'packages/copy/src/mirror-main.ts',
+  sync: 'packages/sync/src/main.ts',
   sign: 'packages/sign/src/main.ts',
   verify: 'packages/verify/src/main.ts',
   image: 'packages/image/src/main.ts',

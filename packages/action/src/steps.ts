@@ -3,6 +3,7 @@ import type { StepDef } from '@airlock/step-kit/inputs';
 import { copyStep, mirrorStep, reportMergeStep } from '@airlock/copy/inputs';
 import { imageBuildStep } from '@airlock/image/inputs';
 import { signStep } from '@airlock/sign/inputs';
+import { syncStep } from '@airlock/sync/inputs';
 import { verifyStep } from '@airlock/verify/inputs';
 
 /** Every step with CI wrappers, by component name. */
@@ -12,5 +13,6 @@ export const STEP_DEFS: Record<string, StepDef> = {
   "mirror": mirrorStep,
   "report-merge": reportMergeStep,
   "sign": signStep,
+  "sync": syncStep,
   "verify": verifyStep,
 };

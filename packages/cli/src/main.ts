@@ -6,6 +6,7 @@ import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
 import { doctorStep } from '@airlock/doctor/inputs';
 import { chartGroupSummary } from '@airlock/chart/inputs';
+import { syncStep } from '@airlock/sync/inputs';
 
 export const VERSION = AIRLOCK_VERSION;
 
@@ -22,6 +23,7 @@ void runCli((setExit) =>
     .enablePositionalOptions()
     .addCommand(buildCopyCommand(setExit))
     .addCommand(buildMirrorCommand(setExit))
+    .addCommand(lazyCommand('sync', syncStep.summary, async () => (await import('@airlock/sync')).buildSyncCommand, setExit))
     .addCommand(buildReportCommand(setExit))
     .addCommand(lazyCommand('key', 'Generate and import cosign key pairs', async () => (await sign()).buildKeyCommand, setExit))
     .addCommand(lazyCommand('sign', signStep.summary, async () => (await sign()).buildSignCommand, setExit))

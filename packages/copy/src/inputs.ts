@@ -95,17 +95,18 @@ ${EXIT_CODES_HELP}`,
 export const reportMergeStep: StepDef = {
   ci: { component: 'report-merge', command: ['report', 'merge'], reportInput: 'json-out', merge: true, gitlabDefaults: { reports: ['airlock-reports'] }, example: { needs: 'airlock-mirror' } },
   name: 'merge',
-  summary: 'Merge copy/mirror JSON reports (e.g. of parallel mirror shards) into one JSON and JUnit report',
+  summary: 'Merge copy/mirror/sync JSON reports (e.g. of parallel shards) into one JSON and JUnit report',
   inputs: [
     { name: 'reports', type: 'string[]', positional: true, required: true, valueName: 'REPORT...', description: 'JSON reports written by copy/mirror --report, or directories holding them (*.json, in name order)' },
-    { name: 'json-out', type: 'string', valueName: 'FILE', description: 'write the merged JSON report to FILE' },
+    { name: 'json-out', type: 'string', short: 'o', valueName: 'FILE', description: 'write the merged JSON report to FILE' },
     { name: 'junit', type: 'string', valueName: 'FILE', description: 'write the merged JUnit XML report (one test case per image) to FILE' },
     { ...dotenvInput },
     { name: 'quiet', type: 'boolean', default: false, short: 'q', description: 'print only failures and the summary' },
   ],
   outputs: transferOutputs,
   help: `
-Every image of every report is kept, in report order; an image found in two reports is an error
+Every image of every report is kept, in report order (sync reports: in sync's order, source then
+destination, with sync's fields, so shards merge into what one run writes); an image found in two reports is an error
 (the same shard merged twice). Totals are recomputed; the duration is the longest report's (shards
 run side by side). The exit code is 0 once the reports are merged, also when some images had
 failed (their shard's job already failed): the merged report names them.

@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
-import { AirlockError, copyReportSchema, type CopyReport } from '@airlock/oci';
+import { AirlockError, type CopyReport } from '@airlock/oci';
+import { mergeableReportSchema, mergeTransferReports, transferReportJunit } from '@airlock/step-kit/report';
 import { commandFor, Logger, writeDotenv, writeFileAtomic } from '@airlock/step-kit';
 import { transferOutputValues } from './outputs.js';
 import { buildReport, reportJunit } from './report.js';
@@ -28,6 +29,9 @@ export async function reportFiles(args: string[]): Promise<string[]> {
 
 /** Merge parsed copy/mirror reports (see reportMergeStep's help). */
 export function mergeReports(reports: { file: string; report: CopyReport }[]): CopyReport {
+  // sync reports: images in sync's stable order (source, destination), its fields (outcome, reason,
+  // pruned tags, synced/up-to-date counts) kept, so N shards merge into what one run would write.
+  if (reports.length && reports.every((r) => r.report.command === 'sync')) return mergeTransferReports(reports as never) as unknown as CopyReport;
   const commands = [...new Set(reports.map((r) => r.report.command))];
   if (commands.length > 1) throw new AirlockError('BAD_INPUT', `the reports are of different commands (${commands.join(', ')})`, { hint: 'merge the reports of one command' });
   const seen = new Map<string, string>();
@@ -53,12 +57,13 @@ export async function readReports(files: string[]): Promise<{ file: string; repo
       } catch (e) {
         throw new AirlockError('BAD_INPUT', `${file}: not a JSON report (${(e as Error).message.split('\n')[0]})`);
       }
-      const parsed = copyReportSchema.safeParse(json);
+      // Loose: fields a step adds (sync's outcome and reason) survive the merge.
+      const parsed = mergeableReportSchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        throw new AirlockError('BAD_INPUT', `${file}: not an airlock copy/mirror report (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'invalid'})`);
+        throw new AirlockError('BAD_INPUT', `${file}: not an airlock copy/mirror/sync report (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'invalid'})`);
       }
-      return { file, report: parsed.data };
+      return { file, report: parsed.data as CopyReport };
     }),
   );
 }
@@ -68,7 +73,7 @@ export function buildReportCommand(setExit: (code: number) => void): Command {
     const files = await reportFiles(args.flatMap((a) => (Array.isArray(a) ? a.map(String) : [String(a)])));
     const merged = mergeReports(await readReports(files));
     if (o.jsonOut) await writeFileAtomic(String(o.jsonOut), `${JSON.stringify(merged, null, 2)}\n`);
-    if (o.junit) await writeFileAtomic(String(o.junit), reportJunit(merged));
+    if (o.junit) await writeFileAtomic(String(o.junit), merged.command === 'sync' ? transferReportJunit(merged as never) : reportJunit(merged));
     if (o.dotenv) await writeDotenv(String(o.dotenv), transferOutputValues(merged));
     const log = new Logger(process.stderr, process.env, !!o.quiet);
     const t = merged.totals;

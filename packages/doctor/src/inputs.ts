@@ -45,5 +45,6 @@ Examples:
 Exit codes:
   0  nothing needed is broken (warnings may remain)
   1  a check failed: each ❌ line says what to try
-  2  usage or input error (unparsable reference, unknown option)`,
+  2  usage or input error (unparsable reference, unknown option)
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM`,
 };

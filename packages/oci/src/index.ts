@@ -16,6 +16,7 @@ export * from './archive/tar-index.js';
 export * from './archive/tar-write.js';
 export * from './layout/layout.js';
 export * from './registry/transport.js';
+export * from './registry/rate-limit.js';
 export * from './registry/tls.js';
 export * from './registry/challenge.js';
 export * from './registry/credentials.js';

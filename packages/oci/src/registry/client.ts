@@ -200,6 +200,26 @@ export class RegistryClient {
     throw await responseError(res, `blob ${this.registry}/${repo}@${desc.digest}`);
   }
 
+  /**
+   * DELETE a manifest by digest (what `--prune` does). Registries answer 405 when deletion is off
+   * (docker-registry: REGISTRY_STORAGE_DELETE_ENABLED=true); that is an error naming the setting.
+   */
+  async deleteManifest(repo: string, digest: Digest): Promise<void> {
+    const res = await this.send([`repository:${repo}:delete`, pushScope(repo)], { method: 'DELETE', path: `/v2/${repo}/manifests/${digest}` });
+    if (res.status === 202 || res.status === 200 || res.status === 404) {
+      await drain(res.body);
+      return;
+    }
+    if (res.status === 405) {
+      await drain(res.body);
+      throw new AirlockError('DENIED', `${this.registry}/${repo}@${digest}: the registry does not allow deleting manifests`, {
+        hint: 'enable deletion on the registry (docker-registry: REGISTRY_STORAGE_DELETE_ENABLED=true) or run without --prune',
+        status: 405,
+      });
+    }
+    throw await responseError(res, `delete ${this.registry}/${repo}@${digest}`);
+  }
+
   /** All tags, following `Link` pagination; an unknown repository has none. */
   async listTags(repo: string): Promise<string[]> {
     const tags: string[] = [];

@@ -6,6 +6,7 @@ import { AirlockError } from '../errors.js';
 import { drain } from '../util/body.js';
 import { sleep } from '../util/sleep.js';
 import { DEFAULT_CERTS_DIRS, isLoopback, tlsForHost } from './tls.js';
+import { HostRateLimiter } from './rate-limit.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -42,6 +43,10 @@ export interface TransportOptions {
   userAgent?: string;
   /** Injected dispatcher (tests use undici's MockAgent); bypasses TLS and proxy setup. */
   dispatcher?: Dispatcher;
+  /** Requests per second per registry API host (`registry-1.docker.io` for Docker Hub). */
+  rateLimits?: Readonly<Record<string, number>>;
+  /** Extra CA files trusted for one host only (API host, with port when it has one). */
+  hostCaFiles?: Readonly<Record<string, readonly string[]>>;
   /** Called before each retry, for logs. */
   onRetry?: (info: RetryInfo) => void;
   /**
@@ -164,11 +169,13 @@ export class Transport {
   readonly #schemes = new Map<string, 'http' | 'https'>();
   readonly #probes = new Map<string, Promise<void>>();
   readonly #insecure: Set<string>;
+  readonly #rate: HostRateLimiter;
 
   constructor(opts: TransportOptions = {}) {
     this.#opts = opts;
     // Every request in flight listens on the run's signal: more than 10 is normal, not a leak.
     if (opts.signal) setMaxListeners(0, opts.signal);
+    this.#rate = new HostRateLimiter(opts.rateLimits);
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.#insecure = new Set(opts.insecureHosts ?? []);
   }
@@ -195,7 +202,7 @@ export class Transport {
     if (!d) {
       const tls = tlsForHost(host, {
         certsDirs: [...(this.#opts.certsDirs ?? []), ...DEFAULT_CERTS_DIRS],
-        caFiles: [...(this.#opts.caFiles ?? [])],
+        caFiles: [...(this.#opts.caFiles ?? []), ...(this.#opts.hostCaFiles?.[host] ?? this.#opts.hostCaFiles?.[host.replace(/:\d+$/, '')] ?? [])],
         insecure: this.isInsecure(host),
       });
       const useProxy = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => process.env[k]);
@@ -267,6 +274,7 @@ export class Transport {
       if (signal?.aborted) throw Transport.#cancelled(signal, req);
       let res: HttpResponse;
       try {
+        await this.#rate.acquire(req.host, req.signal);
         res = await this.#once(req);
       } catch (e) {
         if (signal?.aborted) throw Transport.#cancelled(signal, req);
@@ -309,6 +317,8 @@ export class Transport {
         await drain(res.body);
         const ra = retryAfterMs(header(res.headers, 'retry-after'));
         const delay = ra !== undefined ? Math.min(ra, this.#retry.maxDelayMs) : backoffMs(attempt, this.#retry);
+        // The registry said when to come back: every request to it waits, not only this one.
+        if (ra !== undefined) this.#rate.pause(req.host, delay);
         this.noteRetry({ url: shownUrl(req), attempt: attempt + 1, delayMs: delay, reason: `HTTP ${res.status}` });
         await sleep(delay, signal).catch(() => {
           throw Transport.#cancelled(signal!, req);

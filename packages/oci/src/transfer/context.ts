@@ -45,6 +45,11 @@ export interface TransferOptions {
   retryPolicy?: RetryPolicy;
   /** Report a retry the engine decided (logs, and the image's retry count). */
   noteRetry?: (info: RetryInfo) => void;
+  /**
+   * Tag lists a caller already fetched, by `registry/repository` (sync lists each source repository
+   * once to select tags; the engine reuses that list to find cosign attachments instead of asking again).
+   */
+  tagLists?: ReadonlyMap<string, Promise<string[]>>;
 }
 
 /** State shared by every image of one run: limits, dedupe, mount candidates, caches. */
@@ -103,7 +108,9 @@ export class TransferContext {
   tagsOf(source: ContentSource): Promise<Set<string>> {
     let p = this.#tags.get(source);
     if (!p) {
-      p = source.listTags().then(
+      const rr = source.registryRepo;
+      const known = rr ? this.options.tagLists?.get(`${rr.registry}/${rr.repository}`) : undefined;
+      p = (known ?? source.listTags()).then(
         (t) => new Set(t),
         (e: unknown) => {
           if (e instanceof AirlockError && (e.code === 'NOT_FOUND' || e.code === 'DENIED' || e.code === 'UNAUTHORIZED')) return new Set<string>();
