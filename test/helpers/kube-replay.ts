@@ -319,7 +319,7 @@ export async function startKubeReplay(opts: ReplayOptions): Promise<KubeReplay> 
   }
   const requests: RecordedRequest[] = [];
   const faults = [...(opts.faults ?? [])];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<{ destroy(): void; on(e: 'close', f: () => void): unknown }>();
 
   /** The object as seen now; a read advances its rollout by one frame. */
   function current(l: Live, advance: boolean): Record<string, any> {

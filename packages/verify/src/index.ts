@@ -6,5 +6,6 @@ export * from './check.js';
 export * from './engine.js';
 export * from './report.js';
 export * from './run.js';
+export * from './rules.js';
 export { runVerifyBlob } from './blob.js';
 export { buildVerifyAttestationCommand, buildVerifyBlobCommand, buildVerifyCommand, targetFromEntry, type SetExit } from './commands.js';
