@@ -3,12 +3,14 @@ import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { lazyCommand, runCli } from '@airlock/step-kit';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
+import { deployImageStep } from '@airlock/deploy/inputs';
 
 export const VERSION = '0.1.0';
 
 // Signing and verification pull in the sigstore libraries: load them only for those commands.
 const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
+const deploy = () => import('@airlock/deploy');
 
 void runCli((setExit) =>
   new Command('airlock')
@@ -25,6 +27,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addCommand(lazyCommand('deploy-image', deployImageStep.summary, async () => (await deploy()).buildDeployImageCommand, setExit))
     .addHelpText(
       'after',
       `
