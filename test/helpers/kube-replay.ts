@@ -495,7 +495,7 @@ export async function startKubeReplay(opts: ReplayOptions): Promise<KubeReplay> 
         const verb = req.method === 'PATCH' ? 'patch' : req.method === 'GET' ? 'get' : String(req.method).toLowerCase();
         const byStatus: Record<number, unknown> = {
           401: statusObject(401, 'Unauthorized', 'Unauthorized'),
-          403: statusObject(403, 'Forbidden', `${resource}${group} "${name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot ${verb} resource "${resource}" in API group "${group.slice(1)}" in the namespace "${u.pathname.split('/')[4] ?? ''}"`, { name, group: group.slice(1), kind: resource }),
+          403: statusObject(403, 'Forbidden', `${resource}${group} "${name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot ${verb} resource "${resource}" in API group "${group.slice(1)}" in the namespace "${/\/namespaces\/([^/]+)/.exec(u.pathname)?.[1] ?? ''}"`, { name, group: group.slice(1), kind: resource }),
           404: statusObject(404, 'NotFound', `${resource}${group} "${name}" not found`, { name, group: group.slice(1), kind: resource }),
           409: statusObject(409, 'Conflict', `Operation cannot be fulfilled on ${resource}${group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: group.slice(1), kind: resource }),
           422: statusObject(422, 'Invalid', `${resource}${group} "${name}" is invalid: spec.template.spec.containers[0].image: Invalid value: "": must not be empty`, { name, group: group.slice(1), kind: resource, causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: "": must not be empty', field: 'spec.template.spec.containers[0].image' }] }),
