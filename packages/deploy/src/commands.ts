@@ -132,6 +132,8 @@ export async function runDeployImage(o: Opts, io: { stdout: NodeJS.WritableStrea
   const log = new Logger(io.stderr, io.env, !!o.quiet);
   const dryRun = !!o.dryRun;
   const flags = connectionFlags(o);
+  // The signing key is read (and decrypted) before anything is pushed: a wrong password changes nothing.
+  const signingKey = p.artifact && o.signKey && !dryRun ? await loadPrivateKey(String(o.signKey), await keyPassword({ ...(str(o.signPasswordFile) ? { passwordFile: String(o.signPasswordFile) } : {}) }, io.env)) : undefined;
   const registries: Registries = registriesFrom(flags);
   const report: DeployReport = { tool: 'airlock', command: 'deploy-image', ok: false, dryRun, images: [], verification: { enabled: o.verify !== false, ok: false, images: [] }, warnings: [] };
   let pinned: PinnedImage[] = [];
@@ -209,9 +211,8 @@ export async function runDeployImage(o: Opts, io: { stdout: NodeJS.WritableStrea
           const pushed = await pushFluxArtifact(a.ref, art, registries);
           url = pushed.url;
           log.info(`✔ artifact pushed: ${a.url} → ${url}`);
-          if (o.signKey) {
-            const key = await loadPrivateKey(String(o.signKey), await keyPassword({ ...(str(o.signPasswordFile) ? { passwordFile: String(o.signPasswordFile) } : {}) }, io.env));
-            const w = await signManifest({ input: a.url, repo: pushed.repo, manifest: art.manifest, name: repository }, art.manifest, { kind: 'key', privateKey: key.privateKey }, { format: 'legacy', annotations: null });
+          if (signingKey) {
+            const w = await signManifest({ input: a.url, repo: pushed.repo, manifest: art.manifest, name: repository }, art.manifest, { kind: 'key', privateKey: signingKey.privateKey }, { format: 'legacy', annotations: null });
             signature = w.stored;
             log.info(`✔ artifact signed: ${w.stored}`);
           }
