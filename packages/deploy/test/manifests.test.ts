@@ -8,32 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseRewrite, type Digest } from '@airlock/oci';
-import { dotenvKeys, mapImages, type PinnedImage } from '../src/images.js';
+import { corpusImages, hex } from './corpus.js';
 import { ImageMatcher, rewriteManifests, rewriteYaml } from '../src/manifests.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'manifests');
 const CASES = readdirSync(FIXTURES).filter((n) => statSync(path.join(FIXTURES, n)).isDirectory());
-
-const hex = (c: string) => c.repeat(64);
-const DIGESTS: Record<string, Digest> = {
-  'nginx:1.25.3': `sha256:${hex('a')}` as Digest,
-  'ghcr.io/acme/api:2.1': `sha256:${hex('b')}` as Digest,
-  busybox: `sha256:${hex('c')}` as Digest,
-  'postgres:16': `sha256:${hex('d')}` as Digest,
-};
-
-/** The images of the corpus, mapped as `--rewrite docker.io=registry.local --rewrite ghcr.io=registry.local` would. */
-export function corpusImages(): PinnedImage[] {
-  const entries = Object.keys(DIGESTS).map((source, i) => ({ source, where: `--image ${i + 1}` }));
-  const specs = mapImages(entries, { rewrites: [parseRewrite('docker.io=registry.local'), parseRewrite('ghcr.io=registry.local')] });
-  const keys = dotenvKeys(specs);
-  return specs.map((s, i) => {
-    const digest = DIGESTS[s.input]!;
-    const d = s.destination;
-    return { ...s, digest, pinned: `${d.registry}/${d.repository}${d.tag ? `:${d.tag}` : ''}@${digest}`, key: keys[i]! };
-  });
-}
 
 function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(path.join(dir, f)).isFile()).sort();
