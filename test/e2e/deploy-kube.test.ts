@@ -3,7 +3,10 @@
  * real docker-registry signed by the cosign library. The same server and kubeconfig serve Debian's
  * real kubectl, which keeps the replay honest.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +14,7 @@ import { deployImage, kubectl, startDeployEnv, type DeployEnv } from '../helpers
 import { expectNoStack } from '../helpers/cli.js';
 import { startKubeReplay, type KubeReplay, type Outcome } from '../helpers/kube-replay.js';
 import { requireTool } from '../helpers/tools.js';
+import { KubeClient, loadKubeTarget } from '@airlock/deploy';
 
 interface Report {
   ok: boolean;
@@ -288,6 +292,94 @@ describe('deploy-image --kube (replay API server, real registry, real kubectl)',
     const bad = await deployImage(args('1.4', '--kube', 'deployment/app:app').map((a) => (a === kc ? cfg(failing) : a)), {}, home);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`error: kubernetes: exec credential plugin ${failing} failed (exit 7): error: not logged in to the identity provider`);
+  });
+
+  it('crash loops are explained with the restarts and the back-off events', async () => {
+    await replay();
+    const r = await deployImage(args('crash', '--kube', 'deployment/app:app'), {}, home);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pod app-2bad-zz9 container app: CrashLoopBackOff: back-off 40s restarting failed container=app .* \(4 restarts\)/);
+    expect(r.stderr).toContain('Warning BackOff: Back-off restarting failed container app in pod (x3)');
+  });
+
+  it('--file LIST: each line\'s DESTINATION is where the image lives', async () => {
+    await replay();
+    const list = path.join(dir, 'images.txt');
+    writeFileSync(list, `# upstream                      private registry\nregistry.example/acme/app:1.4   ${env.host}/acme/app\n`);
+    const r = await deployImage(['--file', list, '--key', env.pubKey, '--kubeconfig', kc, '--kube', 'deployment/app', '--poll-interval', '20ms', '--json'], {}, home);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as Report;
+    expect(rep.images).toEqual([{ input: 'registry.example/acme/app:1.4', reference: `${env.host}/acme/app:1.4@${env.appDigest}`, digest: env.appDigest, key: 'AIRLOCK_IMAGE_APP' }]);
+    // Matched by its upstream name: the app and migrate containers run registry.example/acme/app.
+    expect(rep.kube.workloads[0]!.containers.map((c) => c.name)).toEqual(['app', 'migrate']);
+  });
+
+  it('TLS is verified: without the CA the server is refused with a hint; insecure-skip-tls-verify must be explicit', async () => {
+    await replay();
+    const noCa = path.join(dir, 'no-ca.yaml');
+    writeFileSync(noCa, readFileSync(kc, 'utf8').replace(/ {4}certificate-authority-data: .*\n/, ''));
+    const refused = await deployImage(args('1.4', '--kube', 'deployment/app:app').map((a) => (a === kc ? noCa : a)), {}, home);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/error: kubernetes: get deployment\/app in namespace prod: TLS to https:\/\/127\.0\.0\.1:\d+ failed: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)/);
+    expect(refused.stderr).toContain('hint: the server certificate does not verify with the CA of');
+    expect(kube.requests).toEqual([]);
+    const insecure = path.join(dir, 'insecure.yaml');
+    writeFileSync(insecure, readFileSync(kc, 'utf8').replace(/ {4}certificate-authority-data: .*\n/, '    insecure-skip-tls-verify: true\n'));
+    const ok = await deployImage(args('1.4', '--kube', 'deployment/app:app').map((a) => (a === kc ? insecure : a)), {}, home);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('proxy-url: requests go through the HTTP CONNECT proxy the kubeconfig names', async () => {
+    await replay();
+    const connects: string[] = [];
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, socket, head) => {
+      connects.push(String(req.url));
+      const [h, p] = String(req.url).split(':');
+      const up = net.connect(Number(p), h, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(socket);
+        socket.pipe(up);
+      });
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const viaProxy = path.join(dir, 'proxy.yaml');
+      writeFileSync(viaProxy, readFileSync(kc, 'utf8').replace(/( {4}server: .*\n)/, `$1    proxy-url: http://127.0.0.1:${(proxy.address() as AddressInfo).port}\n`));
+      const r = await deployImage(args('1.4', '--kube', 'deployment/app:app').map((a) => (a === kc ? viaProxy : a)), {}, home);
+      expect(r.code, r.stderr).toBe(0);
+      expect(connects.length).toBeGreaterThan(0);
+      expect(new Set(connects)).toEqual(new Set([kube.host]));
+      expect(kube.patches()).toHaveLength(1);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
+  it('in-cluster service account: the token file is read for each request (tokens rotate), the mounted CA verifies the server', async () => {
+    await replay({ tokens: ['sa-token-1', 'sa-token-2'] });
+    const sa = path.join(dir, 'serviceaccount');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(path.join(sa, 'token'), 'sa-token-1\n');
+    writeFileSync(path.join(sa, 'ca.crt'), readFileSync(kube.caFile));
+    writeFileSync(path.join(sa, 'namespace'), 'prod\n');
+    const [host, port] = kube.host.split(':');
+    const target = loadKubeTarget({ env: { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port }, home: path.join(dir, 'no-home'), serviceAccountDir: sa });
+    expect(target.namespace).toBe('prod');
+    const api = new KubeClient(target);
+    try {
+      const obj = await api.getWorkload({ kind: 'Deployment', name: 'app', namespace: target.namespace });
+      expect((obj.metadata as { name: string }).name).toBe('app');
+      writeFileSync(path.join(sa, 'token'), 'sa-token-2\n');
+      await api.listPods('prod', 'app=app');
+      expect(kube.requests.map((q) => q.authorization)).toEqual(['Bearer sa-token-1', 'Bearer sa-token-2']);
+    } finally {
+      await api.close();
+    }
   });
 
   it('bad kubeconfig and bad --kube values are input errors (exit 2), before anything is verified or patched', async () => {

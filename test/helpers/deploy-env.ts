@@ -25,14 +25,14 @@ export interface DeployEnv {
   pubKey: string;
   /** Another key's public key (signed nothing). */
   otherPubKey: string;
-  /** acme/app: signed; tags 1.4, 1.5-broken, 1.6-slow, 1.3 all name this digest. */
+  /** acme/app: signed; tags 1.4, 1.5-broken, 1.6-slow, 1.3, crash all name this digest. */
   appDigest: Digest;
   /** acme/unsigned:1.0 */
   unsignedDigest: Digest;
   stop(): Promise<void>;
 }
 
-export const APP_TAGS = ['1.4', '1.5-broken', '1.6-slow', '1.3'];
+export const APP_TAGS = ['1.4', '1.5-broken', '1.6-slow', '1.3', 'crash'];
 
 export async function startDeployEnv(): Promise<DeployEnv> {
   const reg = await startRegistry();
