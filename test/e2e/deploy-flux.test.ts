@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -165,6 +165,39 @@ describe('deploy-image --push-artifact (Flux OCI artifact, real registry)', () =
     const bad = await deployImage(common(path.join(dir, 'out6'), '--sign-key', key), { COSIGN_PASSWORD: 'nope' });
     expect(bad.code).toBe(2);
     expectNoStack(bad);
+  });
+
+  it('unmapped images: a warning (listed in the report), or with --strict an error before any file is written; --dry-run pushes nothing', async () => {
+    const m = path.join(dir, 'unmapped');
+    mkdirSync(m);
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      image: registry.example/acme/app:1.4\n    - name: side\n      image: docker.io/library/redis:7.2\n';
+    writeFileSync(path.join(m, 'pod.yaml'), text);
+    const base = ['--image', 'registry.example/acme/app:1.4', '--rewrite', `registry.example/acme=${env.host}/acme`, '--key', env.pubKey, '--manifests', m];
+    const strict = await deployImage([...base, '--strict']);
+    expectNoStack(strict);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain('pod.yaml:10: Pod/p containers[side]: docker.io/library/redis:7.2 is not in the image list (it would be pulled from outside the air gap)');
+    expect(strict.stderr).toContain('error: --strict: 1 image in');
+    expect(readFileSync(path.join(m, 'pod.yaml'), 'utf8')).toBe(text);
+    const report = path.join(dir, 'unmapped.json');
+    const warn = await deployImage([...base, '--report', report]);
+    expect(warn.code, warn.stderr).toBe(0);
+    expect(warn.stderr).toContain('warning: pod.yaml:10: Pod/p containers[side]: docker.io/library/redis:7.2 is not in the image list');
+    expect(readFileSync(path.join(m, 'pod.yaml'), 'utf8')).toBe(text.replace('registry.example/acme/app:1.4', `${env.host}/acme/app:1.4@${env.appDigest}`));
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as { manifests: { unmapped: Array<{ image: string }> }; warnings: string[] };
+    expect(rep.manifests.unmapped.map((u) => u.image)).toEqual(['docker.io/library/redis:7.2']);
+    // A dry run builds the artifact and names its digest, and pushes nothing.
+    const dry = await deployImage(common(path.join(dir, 'dry-out'), '--dry-run', '--json').map((a) => (a.endsWith(':1.4') && a.startsWith('oci://') ? `oci://${env.host}/deploy/dry:1` : a)));
+    expect(dry.code, dry.stderr).toBe(0);
+    const d = JSON.parse(dry.stdout) as { dryRun: boolean; artifact: { pushed: boolean; digest: string } };
+    expect(d.dryRun).toBe(true);
+    expect(d.artifact.pushed).toBe(false);
+    // The digest it names is the one a real run pushes (same time, same rewritten content).
+    const real = await deployImage(common(path.join(dir, 'real-out'), '-o', 'json').map((a) => (a.endsWith(':1.4') && a.startsWith('oci://') ? `oci://${env.host}/deploy/dry:1` : a)), { SOURCE_DATE_EPOCH: '1700000000' });
+    const dry2 = await deployImage(common(path.join(dir, 'dry-out2'), '--dry-run', '--json').map((a) => (a.endsWith(':1.4') && a.startsWith('oci://') ? `oci://${env.host}/deploy/dry:2` : a)), { SOURCE_DATE_EPOCH: '1700000000' });
+    expect((JSON.parse(dry2.stdout) as typeof d).artifact.digest).toBe((JSON.parse(real.stdout) as { digest: string }).digest);
+    expect((await rawRequest(`http://${env.host}/v2/deploy/dry/manifests/2`, { method: 'HEAD' })).status).toBe(404);
+    expect(existsSync(path.join(dir, 'dry-out2'))).toBe(false);
   });
 
   it('one file, CI defaults for --source/--revision, and input errors (exit 2)', async () => {

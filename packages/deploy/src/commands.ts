@@ -3,6 +3,9 @@
  * manifests, Flux artifact, Kubernetes API. Every input is checked before any I/O (exit 2); the
  * gate runs before anything changes; results go to the log, --json, --report and --dotenv.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AirlockError, parseRewrite, toAirlockError, type ErrorCode, type Registries } from '@airlock/oci';
 import { commandFor, connectionFlags, Logger, registriesFrom, writeFileAtomic } from '@airlock/step-kit';
 import { readImageList, type ImageListEntry } from '@airlock/step-kit/image-list';
@@ -137,6 +140,7 @@ export async function runDeployImage(o: Opts, io: { stdout: NodeJS.WritableStrea
   const registries: Registries = registriesFrom(flags);
   const report: DeployReport = { tool: 'airlock', command: 'deploy-image', ok: false, dryRun, images: [], verification: { enabled: o.verify !== false, ok: false, images: [] }, warnings: [] };
   let pinned: PinnedImage[] = [];
+  let staging: string | undefined;
   const finish = async (code: number): Promise<number> => {
     report.ok = code === 0;
     if (o.report) await writeFileAtomic(String(o.report), `${JSON.stringify(report, null, 2)}\n`);
@@ -196,6 +200,12 @@ export async function runDeployImage(o: Opts, io: { stdout: NodeJS.WritableStrea
         const { single: _single, ...rest } = r;
         report.manifests = rest;
         root = r.root;
+        if (dryRun && p.artifact) {
+          // A dry run writes nothing where asked; the artifact is built from a staged copy, so its digest is the real one.
+          staging = await mkdtemp(join(tmpdir(), 'airlock-deploy-dry-run-'));
+          const staged = await rewriteManifests(p.manifests, matcher, { out: join(staging, 'manifests'), dryRun: false });
+          root = staged.root;
+        }
         for (const x of r.replacements) log.info(`${x.file}:${x.line}: ${x.where}: ${x.from} → ${x.to}`);
         const changed = r.files.filter((f) => f.changed).length;
         log.info(`manifests: ${plural(r.replacements.length, 'image reference')} pinned in ${plural(changed, 'file')}${dryRun ? ' (dry run: nothing written)' : p.out ? ` (written to ${p.out})` : ''}`);
@@ -203,7 +213,7 @@ export async function runDeployImage(o: Opts, io: { stdout: NodeJS.WritableStrea
 
       if (p.artifact && root) {
         const a = p.artifact;
-        const art = await buildFluxArtifact(dryRun && p.out ? p.manifests! : root, { source: a.source, revision: a.revision, created: createdTime(io.env) });
+        const art = await buildFluxArtifact(root, { source: a.source, revision: a.revision, created: createdTime(io.env) });
         const repository = `${a.ref.registry}/${a.ref.repository}`;
         let url = `oci://${repository}@${art.manifest.digest}`;
         let signature: string | undefined;
@@ -269,6 +279,7 @@ export async function runDeployImage(o: Opts, io: { stdout: NodeJS.WritableStrea
     throw err;
   } finally {
     await registries.close();
+    if (staging) await rm(staging, { recursive: true, force: true });
   }
 }
 
