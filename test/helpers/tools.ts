@@ -9,6 +9,7 @@ const PACKAGES: Record<string, string> = {
   htpasswd: 'apache2-utils',
   openssl: 'openssl',
   python3: 'python3',
+  kubectl: 'kubernetes-client',
 };
 
 /** Absolute path of `name` on PATH, or undefined. */

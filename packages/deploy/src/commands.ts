@@ -73,7 +73,7 @@ interface Plan {
 
 /** Every input checked before any I/O: problems are usage errors (exit 2). */
 async function plan(o: Opts, env: NodeJS.ProcessEnv): Promise<Plan> {
-  const entries: ImageListEntry[] = list(o.image).map((source, i) => ({ source, where: `--image ${source}`, ...(i < 0 ? {} : {}) }));
+  const entries: ImageListEntry[] = list(o.image).map((source) => ({ source, where: `--image ${source}` }));
   if (o.file) entries.push(...(await readImageList(String(o.file))));
   if (!entries.length) throw new AirlockError('USAGE', 'deploy-image needs --image REF or --file LIST', { hint: 'see airlock deploy-image --help' });
   const kube = list(o.kube).map(parseKubeTarget);

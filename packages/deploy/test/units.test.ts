@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { assertPinned } from '../src/images.js';
+import { assertPinned, dotenvKeys, mapImages } from '../src/images.js';
 import { imagePatch, parseKubeTarget, planChanges } from '../src/kube-deploy.js';
 import { dotenvText, parseDuration } from '../src/outputs.js';
 import { rolloutStatus } from '../src/rollout.js';
@@ -124,6 +124,22 @@ describe('outputs', () => {
     expect(Buffer.byteLength(r.text)).toBeLessThanOrEqual(5 * 1024);
     expect(r.omitted.length).toBeGreaterThan(0);
     expect(r.text).not.toMatch(/\n\n/);
+  });
+
+  it('dotenv keys name each image after its repository, made unique with more of the path', () => {
+    const specs = mapImages(
+      ['ghcr.io/acme/app:1', 'quay.io/other/app:2', 'nginx:1.27', 'registry.local/x/web-ui:3'].map((source) => ({ source, where: source })),
+      { to: 'registry.local/mirror', rewrites: [] },
+    );
+    expect(specs.map((s) => `${s.destination.registry}/${s.destination.repository}:${s.destination.tag}`)).toEqual([
+      'registry.local/mirror/acme/app:1',
+      'registry.local/mirror/other/app:2',
+      'registry.local/mirror/library/nginx:1.27',
+      'registry.local/mirror/x/web-ui:3',
+    ]);
+    expect(dotenvKeys(specs)).toEqual(['AIRLOCK_IMAGE_ACME_APP', 'AIRLOCK_IMAGE_OTHER_APP', 'AIRLOCK_IMAGE_NGINX', 'AIRLOCK_IMAGE_WEB_UI']);
+    const same = mapImages(['a.io/app:1', 'a.io/app:2'].map((source) => ({ source, where: source })), { rewrites: [] });
+    expect(dotenvKeys(same)).toEqual(['AIRLOCK_IMAGE_APP', 'AIRLOCK_IMAGE_APP_2']);
   });
 
   it('durations as kubectl writes them', () => {
