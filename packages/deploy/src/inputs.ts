@@ -38,7 +38,8 @@ export const fluxInputs: InputDef[] = [
   { name: 'source', type: 'string', valueName: 'URL', description: 'the artifact\'s source annotation, e.g. the Git URL (default from CI: CI_PROJECT_URL, GITHUB_SERVER_URL/GITHUB_REPOSITORY)' },
   { name: 'revision', type: 'string', valueName: 'REV', description: 'the artifact\'s revision: <branch|tag>@sha1:<sha> (default from CI: CI_COMMIT_REF_NAME/CI_COMMIT_SHA, GITHUB_REF_NAME/GITHUB_SHA)' },
   { name: 'sign-key', type: 'string', valueName: 'FILE', description: 'sign the artifact with this cosign private key (password from COSIGN_PASSWORD or --sign-password-file)' },
-  { name: 'sign-password-file', type: 'string', valueName: 'FILE', description: 'file holding the --sign-key password' },
+  { name: 'sign-password-file', type: 'string', valueName: 'FILE', description: 'file holding the --sign-key password (default: the COSIGN_PASSWORD environment variable)' },
+  { name: 'cosign-password', type: 'string', secret: true, env: 'COSIGN_PASSWORD', description: 'password of the --sign-key private key (environment only, as cosign)' },
   { name: 'flux-namespace', type: 'string', valueName: 'NS', default: 'flux-system', description: 'namespace of the OCIRepository and Kustomization printed' },
   { name: 'output', type: 'string', short: 'o', valueName: 'json', cliOnly: true, description: 'json: print only the pushed artifact as flux push artifact -o json does ({url, repository, tag, digest})' },
 ];

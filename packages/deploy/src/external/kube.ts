@@ -280,7 +280,9 @@ export class KubeClient implements KubeApi {
     const causes = st?.details?.causes?.map((c) => `${c.field ? `${c.field}: ` : ''}${c.message ?? ''}`).filter(Boolean) ?? [];
     const detail = causes.length && !causes.every((c) => message.includes(c)) ? ` (${causes.join('; ')})` : '';
     const hint = hints[code];
-    return new KubeError(code, `${what}: ${message}${detail}`, { ...base, ...(hint ? { hint } : {}) });
+    // One line, whatever the server wrote.
+    const line = `${what}: ${message}${detail}`.replace(/\s*\n\s*/g, ' ');
+    return new KubeError(code, line, { ...base, ...(hint ? { hint } : {}) });
   }
 
   #path(ref: WorkloadRef): string {
@@ -323,6 +325,9 @@ export class KubeClient implements KubeApi {
  */
 export function runExecPlugin(exec: ExecConfig & { cluster: Record<string, unknown> }, target: Pick<KubeTarget, 'server'>): Promise<ExecResult> {
   const apiVersion = exec.apiVersion ?? '';
+  if (exec.interactiveMode === 'Always') {
+    return Promise.reject(new KubeError('KUBE_CONFIG', `exec plugin ${exec.command} needs an interactive terminal (interactiveMode: Always)`, { hint: 'a CI job has none: use a plugin mode that runs unattended (a service account, a workload identity or a token file)' }));
+  }
   if (!/^client\.authentication\.k8s\.io\/(v1|v1beta1)$/.test(apiVersion)) {
     return Promise.reject(new KubeError('KUBE_CONFIG', `exec plugin ${exec.command}: apiVersion "${apiVersion}" is not supported`, { hint: 'use client.authentication.k8s.io/v1 or v1beta1' }));
   }
