@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoStack } from '../helpers/cli.js';
+import { expectNoStack, runCli } from '../helpers/cli.js';
 import { deployImage, startDeployEnv, type DeployEnv } from '../helpers/deploy-env.js';
 import { startKubeReplay, type KubeReplay } from '../helpers/kube-replay.js';
 
@@ -129,6 +129,11 @@ describe('deploy-image: the verification gate', () => {
     const noTarget = await deployImage(['--image', `${env.host}/acme/app:1.4`, '--key', env.pubKey]);
     expect(noTarget.code).toBe(2);
     expect(noTarget.stderr).toContain('error: deploy-image needs a target');
+    // The same step in the all-in-one CLI.
+    const help = await runCli(['deploy-image', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: airlock deploy-image [options]');
+    expect(help.stdout).toContain('--kube <KIND/NAME[:CONTAINER]>');
     const strictAlone = await deployImage(['--image', `${env.host}/acme/app:1.4`, '--key', env.pubKey, '--strict', '--kubeconfig', kc, '--kube', 'deployment/app']);
     expect(strictAlone.code).toBe(2);
     expect(kube.patches()).toEqual([]);

@@ -58,6 +58,7 @@ export const deployImageStep: StepDef = {
   inputs: [...imageInputs, ...gateInputs, ...kubeInputs, ...manifestInputs, ...fluxInputs, ...outputInputs, ...connectionInputs, ...credentialInputs],
   outputs: [
     { name: 'images', description: 'the pinned references deployed (host/repo:tag@sha256:...), space-separated; each also as AIRLOCK_IMAGE_<NAME> (NAME: the repository\'s last path part)' },
+    { name: 'deploy-ok', description: 'true when every target succeeded (false also when verification refused the images)' },
     { name: 'verified', description: 'true when every image passed the signature gate, false with --no-verify' },
     { name: 'artifact-url', description: 'the Flux artifact pushed, oci://HOST/REPO@sha256:...' },
     { name: 'artifact-digest', description: 'the Flux artifact\'s manifest digest (OCIRepository spec.ref.digest)' },
@@ -91,7 +92,7 @@ certificates, CA data or file, insecure-skip-tls-verify, proxy-url and exec plug
 The identity needs get and patch on the workloads, and list on pods and events.
 
 Outputs: --json (stdout), --report FILE (the same JSON), --dotenv FILE (GitLab dotenv rules:
-KEY=value lines, [A-Za-z0-9_] keys, no quotes, under 5 KB): AIRLOCK_IMAGES, AIRLOCK_IMAGE_<NAME>,
+KEY=value lines, [A-Za-z0-9_] keys, no quotes, under 5 KB): AIRLOCK_DEPLOY_OK, AIRLOCK_IMAGES, AIRLOCK_IMAGE_<NAME>,
 AIRLOCK_VERIFIED, AIRLOCK_ARTIFACT_URL, AIRLOCK_ARTIFACT_DIGEST.
 
 ${EXIT_CODES_HELP.replace('1  an operation failed (the summary names each failure and why)', '1  verification, a rollout, a patch or a push failed (the reason is printed)')}`,
