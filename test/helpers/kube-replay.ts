@@ -8,6 +8,12 @@
  *
  * Kept honest by Debian's real kubectl, which must work against it with the same kubeconfig
  * (test/e2e/deploy-kube.test.ts): `kubectl get deployment`, `kubectl set image`, `kubectl rollout status`.
+ * What kubectl 1.32 asks for (seen with -v=8): /api and /apis with the aggregated-discovery Accept
+ * header (a plain APIVersions/APIGroupList answer makes it fall back), then /api/v1, /apis/apps/v1 and
+ * /apis/batch/v1; `get` wants a meta.k8s.io/v1 Table; `set image` GETs the object and PATCHes
+ * `?fieldManager=kubectl-set` with a strategic merge patch; `rollout status` GETs, LISTs with
+ * fieldSelector=metadata.name=NAME and then WATCHes (a stream of {type, object} lines). No OpenAPI
+ * document is requested for these commands.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -207,7 +207,7 @@ export function rewriteYaml(text: string, file: string, matcher: ImageMatcher): 
       for (const it of items.items) object(it);
       return;
     }
-    if ((kind === 'Kustomization' && apiVersion.startsWith('kustomize.config.k8s.io')) || (kustomization && !kind)) {
+    if (((kind === 'Kustomization' || kind === 'Component') && apiVersion.startsWith('kustomize.config.k8s.io')) || (kustomization && !kind)) {
       kustomizeImages(node);
       return;
     }
