@@ -19,6 +19,7 @@ export const entrypoints = {
   image: 'packages/image/src/main.ts',
   doctor: 'packages/doctor/src/main.ts',
   chart: 'packages/chart/src/main.ts',
+  'deploy-image': 'packages/deploy/src/main.ts',
 };
 
 const only = process.argv.slice(2);

@@ -15,6 +15,7 @@ command -v rsync >/dev/null || need+=(rsync)
 command -v groovy >/dev/null || need+=(groovy)
 [ -f /usr/share/java/junit4.jar ] || need+=(junit4)
 [ -f /usr/share/java/hamcrest.jar ] || need+=(libhamcrest-java)
+command -v kubectl >/dev/null || need+=(kubernetes-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test tools: ${need[*]}"
   SUDO=""

@@ -12,6 +12,7 @@ const PACKAGES: Record<string, string> = {
   git: 'git',
   rsync: 'rsync',
   groovy: 'groovy',
+  kubectl: 'kubernetes-client',
 };
 
 /** Absolute path of `name` on PATH, or undefined. */

@@ -7,6 +7,7 @@ import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/veri
 import { doctorStep } from '@airlock/doctor/inputs';
 import { chartGroupSummary } from '@airlock/chart/inputs';
 import { syncStep } from '@airlock/sync/inputs';
+import { deployImageStep } from '@airlock/deploy/inputs';
 
 export const VERSION = AIRLOCK_VERSION;
 
@@ -15,6 +16,7 @@ const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
 const image = () => import('@airlock/image');
 const chart = () => import('@airlock/chart');
+const deploy = () => import('@airlock/deploy');
 
 void runCli((setExit) =>
   new Command('airlock')
@@ -36,6 +38,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
     .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
     .addCommand(lazyCommand('chart', chartGroupSummary, async () => (await chart()).buildChartCommand, setExit))
+    .addCommand(lazyCommand('deploy-image', deployImageStep.summary, async () => (await deploy()).buildDeployImageCommand, setExit))
     .addHelpText(
       'after',
       `

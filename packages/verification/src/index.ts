@@ -9,3 +9,4 @@ export * from './report.js';
 export * from './run.js';
 export { runVerifyBlob } from './blob.js';
 export * from './outputs.js';
+export * from './rules.js';

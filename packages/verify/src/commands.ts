@@ -5,16 +5,15 @@ import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
 import { commandFor } from '@airlock/step-kit';
 import type { Command } from 'commander';
 import {
-  hasKeylessFlags,
   loadPolicy,
   matchEntry,
   matchName,
-  parseIdentityRewrite,
+  noMatch,
   runVerification,
   runVerifyBlob,
+  signatureRules,
   signersFromFlags,
   trustFlags,
-  type LoadedPolicy,
   type Rule,
   type RunIo,
   type RunOptions,
@@ -27,8 +26,6 @@ import { verifyAttestationStep, verifyBlobStep, verifyStep } from './inputs.js';
 export type SetExit = (code: number) => void;
 
 const defaultIo = (): RunIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
-
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
 /** A mirror-list line as a target: its DESTINATION (tag defaulting to the source's), else its SOURCE. */
 export function targetFromEntry(e: ImageListEntry): Target {
@@ -81,15 +78,6 @@ async function targetsFrom(args: string[], opts: Record<string, unknown>, comman
   return targets;
 }
 
-function identityFlags(opts: Record<string, unknown>): RunOptions['identity'] {
-  const rewrites = list(opts.identityRewrite).flatMap((r) => parseIdentityRewrite(r));
-  return {
-    ...(opts.ignoreIdentity ? { ignore: true } : {}),
-    ...(opts.identity ? { reference: String(opts.identity) } : {}),
-    ...(rewrites.length ? { rewrites } : {}),
-  };
-}
-
 function outputFlags(opts: Record<string, unknown>) {
   return {
     json: !!opts.json,
@@ -98,10 +86,6 @@ function outputFlags(opts: Record<string, unknown>) {
     ...(opts.junit ? { junit: String(opts.junit) } : {}),
     ...(opts.dotenv ? { dotenv: String(opts.dotenv) } : {}),
   };
-}
-
-function noMatch(policy: LoadedPolicy, t: Target): string {
-  return `no entry of the policy ${policy.file} matches ${matchName(t.location)}`;
 }
 
 async function withRegistries(opts: Record<string, unknown>, run: (o: Pick<RunOptions, 'registries'>) => Promise<number>): Promise<number> {
@@ -115,26 +99,10 @@ async function withRegistries(opts: Record<string, unknown>, run: (o: Pick<RunOp
 
 export function buildVerifyCommand(setExit: SetExit): Command {
   return commandFor(verifyStep, async (args, opts) => {
-    const flags = trustFlags(opts);
-    const policyFile = opts.policy ? String(opts.policy) : undefined;
-    if (policyFile && (flags.keys.length || hasKeylessFlags(flags) || flags.trustedRoot)) {
-      throw new AirlockError('USAGE', '--policy names the signers itself: it cannot be combined with --key, --trusted-root or --certificate-*', { hint: 'put the keys and identities in the policy file' });
-    }
-    const identity = identityFlags(opts);
+    const rules = signatureRules(opts, 'verify');
+    const { identity, policyFile } = rules;
     const targets = await targetsFrom(args, opts, 'verify');
-    const notes: string[] = [];
-    let ruleFor: (t: Target) => Rule | string;
-    if (policyFile) {
-      const policy = await loadPolicy(policyFile);
-      ruleFor = (t) => matchEntry(policy.rules, matchName(t.location))?.entry ?? noMatch(policy, t);
-    } else {
-      const signers = await signersFromFlags(flags, (n) => notes.push(n));
-      if (!signers.length) {
-        throw new AirlockError('USAGE', 'verify needs --key FILE, keyless --certificate-identity[-regexp] + --certificate-oidc-issuer[-regexp], or --policy FILE', { hint: 'see airlock verify --help' });
-      }
-      const rule: Rule = { name: 'command line', signatures: { allOf: [], anyOf: signers }, attestations: [], identity: { ignore: false, rewrites: [] } };
-      ruleFor = () => rule;
-    }
+    const { ruleFor, notes } = await rules.load();
     setExit(
       await withRegistries(opts, ({ registries }) =>
         runVerification(targets, ruleFor, { command: 'verify', registries, ...(identity ? { identity } : {}), ...outputFlags(opts), ...(policyFile ? { policyFile } : {}), notes }, defaultIo()),

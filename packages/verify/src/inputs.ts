@@ -1,4 +1,6 @@
-import { connectionInputs as connection, credentialInputs, dotenvInput, EXIT_CODES_HELP, type InputDef, type OutputDef, type StepDef } from '@airlock/step-kit/inputs';
+import { connectionInputs as connection, credentialInputs, dotenvInput, EXIT_CODES_HELP, identityInputs, trustInputs, type InputDef, type OutputDef, type StepDef } from '@airlock/step-kit/inputs';
+
+export { identityInputs, trustInputs };
 
 /** Outputs of verify (StepDef.outputs). */
 export const verifyOutputs: OutputDef[] = [
@@ -11,24 +13,6 @@ export const verifyOutputs: OutputDef[] = [
 /** Connection options shared with copy/mirror (same names, same meaning). */
 export const registryInputs: InputDef[] = [...connection, ...credentialInputs];
 
-/** Who must have signed: keys, or a keyless (Fulcio) identity checked against a trusted root. */
-export const trustInputs: InputDef[] = [
-  { name: 'key', type: 'string[]', valueName: 'FILE', default: [], description: 'public key (PEM, e.g. cosign.pub) the signature must verify with (repeatable: any of them)' },
-  { name: 'trusted-root', type: 'string', valueName: 'FILE', description: 'Sigstore trusted_root.json for keyless signatures (Fulcio CAs, Rekor and CT log keys, TSAs), checked offline; with --key it also checks transparency-log entries. Default for keyless: the public-good root built into airlock' },
-  { name: 'ca-roots', type: 'string', valueName: 'FILE', description: 'your own PKI: PEM root certificates that certificate signatures must chain to (cosign --ca-roots); no transparency log is required' },
-  { name: 'ca-intermediates', type: 'string', valueName: 'FILE', description: 'your own PKI: PEM intermediate certificates (cosign --ca-intermediates)' },
-  { name: 'certificate-identity', type: 'string', valueName: 'SAN', description: 'keyless: the signing certificate\'s identity (email, URI), exactly' },
-  { name: 'certificate-identity-regexp', type: 'string', valueName: 'REGEXP', description: 'keyless: the signing certificate\'s identity, as a regular expression' },
-  { name: 'certificate-oidc-issuer', type: 'string', valueName: 'URL', description: 'keyless: the OIDC issuer recorded in the certificate, exactly' },
-  { name: 'certificate-oidc-issuer-regexp', type: 'string', valueName: 'REGEXP', description: 'keyless: the OIDC issuer, as a regular expression' },
-];
-
-/** How the signed `docker-reference` is matched after mirroring. */
-export const identityInputs: InputDef[] = [
-  { name: 'identity', type: 'string', valueName: 'REPO', description: 'the repository the signatures must name (docker-reference); default: the repository the image is read from' },
-  { name: 'identity-rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'rewrite a leading OLD of the signed docker-reference to NEW before comparing (for mirrored images), e.g. docker.io/acme=registry.local/acme (repeatable)' },
-  { name: 'ignore-identity', type: 'boolean', default: false, description: 'do not check the signed docker-reference at all (only the manifest digest)' },
-];
 
 export const outputInputs: InputDef[] = [
   { name: 'json', type: 'boolean', default: false, cliOnly: true, description: 'print the verified payloads on stdout as cosign does (one JSON array per image)' },

@@ -1,0 +1,13 @@
+export * from './inputs.js';
+export { buildDeployImageCommand, kubeToAirlock, runDeployImage, type DeployReport } from './commands.js';
+export * from './external/errors.js';
+export * from './external/kube.js';
+export * from './external/kubeconfig.js';
+export * from './flux.js';
+export * from './gate.js';
+export * from './images.js';
+export * from './kube-deploy.js';
+export * from './manifests.js';
+export * from './outputs.js';
+export * from './rollout.js';
+export * from './tar.js';

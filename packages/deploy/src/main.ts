@@ -1,0 +1,4 @@
+import { runCli, standalone } from '@airlock/step-kit';
+import { buildDeployImageCommand } from './commands.js';
+
+void runCli(standalone('deploy-image', buildDeployImageCommand));
