@@ -13,6 +13,7 @@ export const entrypoints = {
   mirror: 'packages/copy/src/mirror-main.ts',
   sign: 'packages/sign/src/main.ts',
   verify: 'packages/verify/src/main.ts',
+  bundle: 'packages/bundle/src/main.ts',
 };
 
 const only = process.argv.slice(2);

@@ -3,12 +3,14 @@ import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
 import { lazyCommand, runCli } from '@airlock/step-kit';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
+import { BUNDLE_SUMMARY } from '@airlock/bundle/inputs';
 
 export const VERSION = '0.1.0';
 
 // Signing and verification pull in the sigstore libraries: load them only for those commands.
 const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
+const bundle = () => import('@airlock/bundle');
 
 void runCli((setExit) =>
   new Command('airlock')
@@ -25,6 +27,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addCommand(lazyCommand('bundle', BUNDLE_SUMMARY, async () => (await bundle()).buildBundleCommand, setExit))
     .addHelpText(
       'after',
       `
