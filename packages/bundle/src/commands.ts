@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { AirlockError, parsePlatform, parseRewrite, toAirlockError, type Digest, type ImageResult, type TransferEvent } from '@airlock/oci';
@@ -53,7 +54,6 @@ async function readInventoryOf(path: string): Promise<{ inventory: Inventory; di
     }
     const r = inventorySchema.safeParse(json);
     if (!r.success) throw new AirlockError('BAD_INPUT', `${path}: not an Airlock bundle inventory (${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message})`);
-    const { createHash } = await import('node:crypto');
     return { inventory: r.data, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
   }
   const a = await BundleArchive.open([path]);

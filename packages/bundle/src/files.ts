@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import { AirlockError, EMPTY_CONFIG, type Digest, type Descriptor, parseManifest, MediaType, verifiedStream } from '@airlock/oci';
 import { FILE_ARTIFACT_TYPE, TITLE_ANNOTATION, type BundleWriter, type FileEntry } from '@airlock/oci/archive';
 
@@ -60,10 +61,7 @@ export async function addFiles(writer: BundleWriter, spec: { path: string; name:
     files.push({ path: f.path, digest, size });
     writer.addBlob(desc, async () => verifiedStream(createReadStream(f.abs), desc, `${spec.where}: ${f.abs}`, (e) => new AirlockError('BAD_INPUT', `${spec.where}: reading ${f.abs} failed: ${(e as Error).message}`)));
   }
-  writer.addBlob(EMPTY_CONFIG, async () => {
-    const { Readable } = await import('node:stream');
-    return Readable.from([Buffer.from('{}')]);
-  });
+  writer.addBlob(EMPTY_CONFIG, async () => Readable.from([Buffer.from('{}')]));
   const body = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,

@@ -97,10 +97,12 @@ export async function writeTar(entries: readonly TarEntry[], out: (chunk: Buffer
     await consumer;
     if (failed) throw failed;
   } catch (e) {
+    const original = failed ?? e;
+    failed ??= e;
     for (const p of opened.values()) void p.then((s) => s.destroy(), () => undefined);
     pack.destroy();
     await consumer.catch(() => undefined);
-    throw failed ?? e;
+    throw original;
   }
 }
 
