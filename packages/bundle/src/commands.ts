@@ -103,7 +103,7 @@ async function runCreate(o: Opts): Promise<number> {
       if (e.type === 'image-done') log.info(imageLine({ ...e.result, ...(e.result.status === 'copied' ? { status: 'planned' } : {}) }));
       if (e.type === 'retry') log.info(`  retry ${e.attempt} in ${formatDuration(e.delayMs)}: ${e.reason}`);
     };
-    const plan = await planBundle(config, jobs, { registries, referrers: o.referrers !== false, concurrency, created, ...(since ? { since: { blobs: new Set([...since.inventory.blobs, ...since.inventory.external].map((b) => b.digest)), inventory: since.digest } } : {}), onEvent });
+    const plan = await planBundle(config, jobs, { registries, referrers: o.referrers !== false, concurrency, created, ...(since ? { since: { blobs: new Map([...since.inventory.external, ...since.inventory.blobs].map((b) => [b.digest, b.repository])), inventory: since.digest } } : {}), onEvent });
     log.end();
     const failed = plan.results.filter((r) => r.status === 'failed');
     if (failed.length) {
@@ -206,7 +206,7 @@ async function runLoad(args: string[], o: Opts): Promise<number> {
   const started = Date.now();
   let results: ImageResult[];
   try {
-    const { jobs, notes } = planLoad(a, { ...(to ? { to } : {}), rewrites });
+    const { jobs, notes, mounts } = planLoad(a, { ...(to ? { to } : {}), rewrites });
     for (const n of notes) log.info(`note: ${n}`);
     const files = a.inventory.entries.filter((e) => e.kind === 'file').length;
     if (files) log.info(`note: ${files} file entr${files === 1 ? 'y stays' : 'ies stay'} in the bundle (airlock bundle extract --file NAME -o DIR)`);
@@ -222,7 +222,7 @@ async function runLoad(args: string[], o: Opts): Promise<number> {
           if (e.type === 'image-done') log.info(imageLine(e.result));
           if (e.type === 'retry') log.info(`  retry ${e.attempt} in ${formatDuration(e.delayMs)}: ${e.reason}`);
         },
-      });
+      }, mounts);
     } finally {
       log.end();
     }
@@ -246,7 +246,7 @@ async function runLoad(args: string[], o: Opts): Promise<number> {
 async function runList(args: string[], o: Opts): Promise<number> {
   const a = await BundleArchive.open(args);
   try {
-    if (o.json) process.stdout.write(`${JSON.stringify({ bundle: a.display, inventoryDigest: a.inventoryDigest, signed: !!a.signature, size: a.ra.size, ...a.inventory }, null, 2)}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify({ bundle: a.display, inventoryDigest: a.inventoryDigest, signed: !!a.signature, size: a.ra.size, inventory: a.inventory }, null, 2)}\n`);
     else process.stdout.write(`${listLines(a).join('\n')}\n`);
     return 0;
   } finally {

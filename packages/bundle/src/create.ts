@@ -98,7 +98,7 @@ export interface CreateOptions {
   referrers: boolean;
   concurrency: number;
   /** Blobs an earlier bundle carried (--since), and its inventory digest. */
-  since?: { blobs: Set<string>; inventory: Digest };
+  since?: { blobs: Map<string, string | undefined>; inventory: Digest };
   onEvent?: (e: TransferEvent) => void;
   /** SOURCE_DATE_EPOCH, else now. */
   created: Date;
@@ -118,7 +118,7 @@ export interface Plan {
  * when any image cannot be resolved: a bundle is all or nothing.
  */
 export async function planBundle(config: BundleConfig, jobs: ImageJob[], o: CreateOptions): Promise<Plan> {
-  const writer = new BundleWriter(o.since?.blobs ?? new Set());
+  const writer = new BundleWriter(o.since?.blobs ?? new Map());
   const contexts = new Map<string, TransferContext>();
   const ctxFor = (platforms?: PlatformSpec[]) => {
     const key = JSON.stringify(platforms ?? null);

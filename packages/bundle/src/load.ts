@@ -11,6 +11,7 @@ import {
   toAirlockError,
   TransferContext,
   type ContentSink,
+  type Digest,
   type ImageResult,
   type Location,
   type Registries,
@@ -35,9 +36,10 @@ export interface LoadJob {
 }
 
 /** Where each image (and, with a registry prefix, each chart) of the bundle goes. */
-export function planLoad(archive: BundleArchive, opts: { to?: string; rewrites: Rewrite[] }): { jobs: LoadJob[]; notes: string[] } {
+export function planLoad(archive: BundleArchive, opts: { to?: string; rewrites: Rewrite[] }): { jobs: LoadJob[]; notes: string[]; mounts: MountHint[] } {
   const jobs: LoadJob[] = [];
   const notes: string[] = [];
+  const mounts: MountHint[] = [];
   const layoutDir = opts.to?.startsWith('oci:') ? opts.to.slice(4) : undefined;
   if (layoutDir === '') throw new AirlockError('USAGE', '--to oci: needs a directory', { hint: 'write --to oci:DIR' });
   for (const e of archive.inventory.entries) {
@@ -56,7 +58,27 @@ export function planLoad(archive: BundleArchive, opts: { to?: string; rewrites: 
     else destination = parseLocation(destinationFor(e.name, opts, `bundle entry ${e.name}`), { defaultTag: false });
     jobs.push({ name: e.name, repository: repositoryName(ref), reference, destination, kind: 'image' });
   }
-  return { jobs, notes };
+  // An incremental bundle leaves out what the earlier one carried: that was loaded (with the same
+  // --to/--rewrite) into the repository named here, so the registry can mount it from there.
+  if (layoutDir === undefined) {
+    for (const b of archive.inventory.external) {
+      if (!b.repository) continue;
+      try {
+        const dst = parseLocation(destinationFor(`${b.repository}:latest`, opts, 'earlier bundle'), { defaultTag: false });
+        if (dst.kind === 'registry') mounts.push({ registry: dst.ref.registry, repository: dst.ref.repository, digest: b.digest });
+      } catch {
+        // no mapping for it: the blob must then already be in each destination repository
+      }
+    }
+  }
+  return { jobs, notes, mounts };
+}
+
+/** A blob known to be in a repository of the destination registry (from the earlier bundle's load). */
+export interface MountHint {
+  registry: string;
+  repository: string;
+  digest: Digest;
 }
 
 /**
@@ -86,8 +108,9 @@ export interface LoadOptions {
   onEvent?: (e: TransferEvent) => void;
 }
 
-export async function loadBundle(archive: BundleArchive, jobs: LoadJob[], o: LoadOptions): Promise<ImageResult[]> {
+export async function loadBundle(archive: BundleArchive, jobs: LoadJob[], o: LoadOptions, mounts: MountHint[] = []): Promise<ImageResult[]> {
   const ctx = new TransferContext({ referrers: o.referrers, concurrency: o.concurrency, dryRun: o.dryRun, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
+  for (const m of mounts) ctx.mounts.add(m.registry, m.digest, m.repository);
   const sinks = new Map<string, Promise<ContentSink>>();
   const sinkOf = (loc: Location) => {
     const key = endpointKey(loc);

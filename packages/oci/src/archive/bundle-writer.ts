@@ -8,7 +8,7 @@ import { childrenOf, descriptorOf, type Manifest, parseManifest } from '../manif
 import type { Descriptor } from '../manifest/schema.js';
 import type { ContentSink } from '../content/types.js';
 import type { BlobOpener, UploadOutcome } from '../registry/upload.js';
-import { BUNDLE_FILES, PARTS_MEDIA_TYPE, type Attachment, type PartsFile } from './format.js';
+import { BUNDLE_FILES, PARTS_MEDIA_TYPE, type Attachment, type BlobRef, type PartsFile } from './format.js';
 import { ArchiveOutput, type WrittenBundle } from './output.js';
 import { tarSize, writeTar, type TarEntry } from './tar.js';
 
@@ -37,8 +37,16 @@ export class BundleWriter {
   readonly refs = new Map<string, Descriptor>();
   /** Blobs an earlier bundle carried (--since): referenced, not stored. */
   readonly external = new Map<Digest, number>();
+  /** For each blob, the smallest repository name that uses it (deterministic, whatever the timing). */
+  readonly #usedBy = new Map<Digest, string>();
 
-  constructor(readonly skip: ReadonlySet<string> = new Set()) {}
+  /** `skip`: blobs an earlier bundle carried, with the repository it had them in. */
+  constructor(readonly skip: ReadonlyMap<string, string | undefined> = new Map()) {}
+
+  noteRepository(digest: Digest, repository: string): void {
+    const r = this.#usedBy.get(digest);
+    if (r === undefined || repository < r) this.#usedBy.set(digest, repository);
+  }
 
   /** The sink the engine copies one repository's images into (tags become `REPO:TAG` ref names). */
   view(repository: string): ContentSink {
@@ -59,13 +67,24 @@ export class BundleWriter {
   }
 
   /** Every blob stored (manifests included), sorted by digest. */
-  storedBlobs(): { digest: Digest; size: number }[] {
-    const all = [...[...this.manifests.values()].map((m) => ({ digest: m.digest, size: m.bytes.length })), ...[...this.blobs.values()].map((b) => ({ digest: b.desc.digest, size: b.desc.size }))];
+  storedBlobs(): BlobRef[] {
+    const all: BlobRef[] = [
+      ...[...this.manifests.values()].map((m) => ({ digest: m.digest, size: m.bytes.length })),
+      ...[...this.blobs.values()].map((b) => {
+        const repository = this.#usedBy.get(b.desc.digest);
+        return { digest: b.desc.digest, size: b.desc.size, ...(repository ? { repository } : {}) };
+      }),
+    ];
     return all.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   }
 
-  externalBlobs(): { digest: Digest; size: number }[] {
-    return [...this.external].map(([digest, size]) => ({ digest, size })).sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  externalBlobs(): BlobRef[] {
+    return [...this.external]
+      .map(([digest, size]) => {
+        const repository = this.skip.get(digest);
+        return { digest, size, ...(repository ? { repository } : {}) };
+      })
+      .sort((a, b) => (a.digest < b.digest ? -1 : 1));
   }
 
   /** Bytes of everything below these manifests (each blob once). */
@@ -205,6 +224,7 @@ class BundleView implements ContentSink {
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
+    this.writer.noteRepository(desc.digest, this.repository);
     if (this.writer.blobs.has(desc.digest) || this.writer.manifests.has(desc.digest)) return true;
     if (this.writer.skip.has(desc.digest)) {
       this.writer.external.set(desc.digest, desc.size);
@@ -214,6 +234,7 @@ class BundleView implements ContentSink {
   }
 
   async pushBlob(desc: Descriptor, open: BlobOpener): Promise<UploadOutcome> {
+    this.writer.noteRepository(desc.digest, this.repository);
     this.writer.addBlob(desc, open);
     return 'uploaded';
   }

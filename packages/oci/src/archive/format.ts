@@ -101,7 +101,9 @@ export type ImageEntry = z.infer<typeof imageEntrySchema>;
 export type FileEntry = z.infer<typeof fileEntrySchema>;
 export type ChartEntry = z.infer<typeof chartEntrySchema>;
 
-const blobRef = z.object({ digest, size: z.number().int().nonnegative() }).strict();
+/** A blob, and (images' blobs) the first repository by name that uses it: where a later load can mount it from. */
+const blobRef = z.object({ digest, size: z.number().int().nonnegative(), repository: z.string().optional() }).strict();
+export type BlobRef = z.infer<typeof blobRef>;
 
 export const inventorySchema = z
   .object({
