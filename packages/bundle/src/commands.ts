@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import { AirlockError, parsePlatform, parseRewrite, toAirlockError, type Digest, type ImageResult, type TransferEvent } from '@airlock/oci';
-import { BundleArchive, inventorySchema, MAX_JSON_BYTES, type Inventory } from '@airlock/oci/archive';
+import { BundleArchive, inventorySchema, locateBundle, MAX_JSON_BYTES, verifyParts, type Inventory } from '@airlock/oci/archive';
 import { commandFor, connectionFlags, formatBytes, formatDuration, imageLine, Logger, registriesFrom, shortDigest, writeFileAtomic } from '@airlock/step-kit';
 import { readBundleConfig } from './config.js';
 import { creationTime, planBundle, planImages, writeSignatureBeside } from './create.js';
@@ -173,7 +173,10 @@ async function runVerify(args: string[], o: Opts): Promise<number> {
     if (err.code === 'USAGE' || err.code === 'BAD_INPUT') throw err;
     log.error(`✘ ${err.message}`);
     if (err.hint) log.error(`  hint: ${err.hint}`);
-    await writeJson(o, { tool: 'airlock', command: 'bundle verify', ok: false, problems: [{ where: args.join(' '), message: err.message }] });
+    // A split bundle whose structure is broken: say which part is wrong.
+    const parts = await locateBundle(args).then(verifyParts, () => []);
+    for (const p of parts) log.error(`  ${p.where}: ${p.message}`);
+    await writeJson(o, { tool: 'airlock', command: 'bundle verify', ok: false, problems: [{ where: args.join(' '), message: err.message }, ...parts] });
     return 1;
   }
   try {

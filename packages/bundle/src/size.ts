@@ -20,7 +20,7 @@ const UNITS: Record<string, number> = {
 };
 
 /** The smallest part a split accepts (a tar block is 512 bytes; tiny parts are only for tests). */
-export const MIN_SPLIT = 64 * 1024;
+export const MIN_SPLIT = 4 * 1024;
 
 /**
  * `--split-size`: SI units as media are sold (4G = 4·10^9 fits FAT32's 4 GiB − 1 limit, 4.7G a

@@ -118,6 +118,30 @@ export async function locateBundle(paths: string[]): Promise<BundleLocation> {
 }
 
 const layoutFileSchema = z.object({ imageLayoutVersion: z.string() });
+/** Hash every part against FILE.parts.json: which part is damaged, or holds another part's bytes. */
+export async function verifyParts(location: BundleLocation): Promise<VerifyProblem[]> {
+  const declared = location.partsFile?.doc.parts;
+  if (!declared) return [];
+  const problems: VerifyProblem[] = [];
+  for (const [i, part] of location.parts.entries()) {
+    const h = createHash('sha256');
+    for await (const c of createReadStream(part.path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+    const p = partProblem(h.digest('hex'), declared, i, location.partsFile!.path);
+    if (p) problems.push(p);
+  }
+  return problems;
+}
+
+function partProblem(got: string, declared: PartsFile['parts'], i: number, partsPath: string): VerifyProblem | undefined {
+  const d = declared[i]!;
+  if (got === d.sha256) return undefined;
+  const other = declared.find((o) => o.sha256 === got);
+  return {
+    where: d.name,
+    message: `SHA-256 ${got} does not match ${basename(partsPath)} (${d.sha256})${other ? `: it holds what ${other.name} should, so the parts were swapped or renamed` : ': the part is damaged'}`,
+  };
+}
+
 const BLOB_RE = /^blobs\/sha256\/([a-f0-9]{64})$/;
 const LAYOUT_DIRS = new Set(['blobs', 'blobs/sha256']);
 const META = new Set<string>(Object.values(BUNDLE_FILES));
@@ -295,16 +319,9 @@ export class BundleArchive {
         global += chunk.length;
         onProgress?.(chunk.length);
       }
-      const d = declared?.[i];
-      if (d) {
-        const got = partHash.digest('hex');
-        if (got !== d.sha256) {
-          const other = declared.find((o) => o.sha256 === got);
-          problems.push({
-            where: d.name,
-            message: `SHA-256 ${got} does not match ${basename(this.location.partsFile!.path)} (${d.sha256})${other ? `: it holds what ${other.name} should, so the parts were swapped or renamed` : ': the part is damaged'}`,
-          });
-        }
+      if (declared?.[i]) {
+        const p = partProblem(partHash.digest('hex'), declared, i, this.location.partsFile!.path);
+        if (p) problems.push(p);
       }
     }
     for (; k < sorted.length; k++) {
