@@ -58,6 +58,8 @@ function header(e: TarEntry): EntryHeader {
  */
 export async function writeTar(entries: readonly TarEntry[], out: (chunk: Buffer) => Promise<void>, opts: { lookahead?: number; onEntry?: (e: TarEntry) => void } = {}): Promise<void> {
   const pack = tarPack();
+  // errors surface through the consumer loop and the entry callbacks, never as an 'error' event
+  pack.on('error', () => undefined);
   let failed: unknown;
   const consumer = (async () => {
     for await (const chunk of pack as AsyncIterable<Buffer>) await out(chunk);
@@ -128,6 +130,7 @@ async function streamEntry(pack: Pack, h: EntryHeader, src: Readable): Promise<v
       if (!sink.write(chunk as Buffer)) await new Promise<void>((r) => sink.once('drain', () => r()));
     }
   } catch (e) {
+    sink.on('error', () => undefined);
     sink.destroy(e as Error);
     src.destroy();
     throw e;
