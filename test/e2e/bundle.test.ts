@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyReportSchema } from '@airlock/oci';
 import { inventorySchema } from '@airlock/oci/archive';
@@ -223,6 +225,47 @@ describe('airlock bundle: registry → bundle → verify → load → verify sig
     expect(dry.code, dry.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'dry.tar'))).toBe(false);
     expect((JSON.parse(dry.stdout) as { size: number }).size).toBe(statSync(out).size);
+  });
+
+  it('charts: a local .tgz is stored as helm push does, extracted byte-identical, loaded under PREFIX/charts', async () => {
+    const files: [string, string][] = [
+      ['mychart/Chart.yaml', 'apiVersion: v2\nname: mychart\nversion: 1.2.3+build.1\nappVersion: "4.5"\ndescription: A test chart\n'],
+      ['mychart/values.yaml', `image:\n  repository: ${upstream.host}/acme/img-0\n  tag: "1.0"\n`],
+      ['mychart/templates/deployment.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n'],
+    ];
+    const p = pack();
+    const chunks: Buffer[] = [];
+    const done = (async () => {
+      for await (const c of p) chunks.push(c as Buffer);
+    })();
+    for (const [name, text] of files) p.entry({ name, mode: 0o644 }, text);
+    p.finalize();
+    await done;
+    const tgz = path.join(dir, 'mychart-1.2.3+build.1.tgz');
+    writeFileSync(tgz, gzipSync(Buffer.concat(chunks)));
+    const yaml = path.join(dir, 'airlock-chart.yaml');
+    writeFileSync(yaml, `charts:\n  - file: ${path.basename(tgz)}\n`);
+    const b = path.join(dir, 'chart.tar');
+    const c = await runCli(['bundle', 'create', '-f', yaml, '-o', b], { env });
+    expect(c.code, c.stderr).toBe(0);
+    const list = await runCli(['bundle', 'list', b]);
+    expect(list.stdout).toMatch(/chart mychart 1\.2\.3\+build\.1/);
+    const out = path.join(dir, 'charts-out');
+    expect((await runCli(['bundle', 'extract', b, '--chart', 'mychart', '-o', out])).code).toBe(0);
+    expect(readFileSync(path.join(out, 'mychart-1.2.3+build.1.tgz')).equals(readFileSync(tgz))).toBe(true);
+    const l = await runCli(['bundle', 'load', b, '--to', `${airgapped.host}/helm`]);
+    expect(l.code, l.stderr).toBe(0);
+    const m = JSON.parse(await skopeoInspect(`docker://${airgapped.host}/helm/charts/mychart:1.2.3_build.1`, { raw: true })) as { config: { mediaType: string }; layers: { mediaType: string; digest: string }[]; annotations: Record<string, string> };
+    expect(m.config.mediaType).toBe('application/vnd.cncf.helm.config.v1+json');
+    expect(m.layers[0]!.mediaType).toBe('application/vnd.cncf.helm.chart.content.v1.tar+gzip');
+    expect(m.layers[0]!.digest).toBe(`sha256:${sha256(tgz)}`);
+    expect(m.annotations['org.opencontainers.image.version']).toBe('1.2.3+build.1');
+
+    writeFileSync(yaml, 'charts:\n  - repo: https://charts.example.com\n    name: app\n    version: 1.0.0\n');
+    const r = await runCli(['bundle', 'create', '-f', yaml, '-o', path.join(dir, 'repo-chart.tar')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/chart module/);
+    expect(existsSync(path.join(dir, 'repo-chart.tar'))).toBe(false);
   });
 
   it('input errors exit 2 with one line', async () => {

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import { AirlockError, type Descriptor, type Manifest, type Registries } from '@airlock/oci';
+import { type Descriptor, type Manifest, type Registries } from '@airlock/oci';
 import type { ChartSpec } from './config.js';
+import { localChartSource } from './chart-file.js';
 
 /**
  * The seam to the chart code (issue 10's `chart copy` / `chart images`): `bundle create` asks a
@@ -41,13 +42,9 @@ export function registerCharts(impl: { source?: ChartSource; target?: ChartTarge
   if (impl.target) target = impl.target;
 }
 
-export function chartSource(where: string): ChartSource {
-  if (!source) {
-    throw new AirlockError('USAGE', `${where}: this build of airlock has no chart reader (the charts: section needs the chart module)`, {
-      hint: 'remove the charts: entries, or use an airlock build that includes chart support',
-    });
-  }
-  return source;
+/** The registered chart module, else the local-.tgz reader (which refuses repo:/oci: charts with a hint). */
+export function chartSource(_where: string): ChartSource {
+  return source ?? localChartSource;
 }
 
 export function chartTarget(): ChartTarget | undefined {
