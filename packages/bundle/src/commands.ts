@@ -12,6 +12,7 @@ import { loadBundle, planLoad } from './load.js';
 import { buildLoadReport, loadJunit } from './report.js';
 import { parseSize } from './size.js';
 import { checkSignatures, signInventory, verifyInventorySignature } from './trust.js';
+import { chartTarget } from './charts.js';
 
 export type SetExit = (code: number) => void;
 type Opts = Record<string, unknown>;
@@ -204,12 +205,26 @@ async function runLoad(args: string[], o: Opts): Promise<number> {
   const chunk = o.chunkSize === undefined ? undefined : Number(o.chunkSize);
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1024)) throw new AirlockError('USAGE', `--chunk-size must be at least 1024 bytes, got ${String(o.chunkSize)}`);
   const concurrency = concurrencyOf(o);
+  const chartRepo = str(o.chartRepo);
+  const charts = chartTarget();
+  if (chartRepo && !charts) throw new AirlockError('USAGE', '--chart-repo needs the chart module, which this build does not include', { hint: 'load charts with --to PREFIX (PREFIX/charts/NAME:VERSION), or extract them with bundle extract --chart' });
   const a = await openChecked(args, list(o.key), log);
   const registries = registriesFrom(connectionFlags(o));
   const started = Date.now();
   let results: ImageResult[];
   try {
-    const { jobs, notes, mounts } = planLoad(a, { ...(to ? { to } : {}), rewrites });
+    const planned = planLoad(a, { ...(to ? { to } : {}), rewrites });
+    const { notes, mounts } = planned;
+    // A registered chart module pushes charts itself (ChartMuseum, or OCI as helm push does).
+    const jobs = charts && (chartRepo || to) ? planned.jobs.filter((j) => j.kind !== 'chart') : planned.jobs;
+    if (charts && (chartRepo || to)) {
+      for (const e of a.inventory.entries) {
+        if (e.kind !== 'chart') continue;
+        const m = await a.readManifest({ digest: e.digest, mediaType: '' });
+        const r = await charts.push({ name: e.name, version: e.version, manifest: m, open: async (d) => a.openBlob(d) }, { registries, ...(chartRepo ? { chartRepo } : {}), ...(to ? { to } : {}) });
+        log.info(`✔ chart ${e.name} ${e.version} → ${r.destination} (${r.status})`);
+      }
+    }
     for (const n of notes) log.info(`note: ${n}`);
     const files = a.inventory.entries.filter((e) => e.kind === 'file').length;
     if (files) log.info(`note: ${files} file entr${files === 1 ? 'y stays' : 'ies stay'} in the bundle (airlock bundle extract --file NAME -o DIR)`);

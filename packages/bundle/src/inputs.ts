@@ -101,6 +101,7 @@ export const bundleLoadStep: StepDef = {
     bundleArg,
     { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: HOST/a/b:tag goes to PREFIX/a/b:tag; or oci:DIR for an OCI layout' },
     { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins)' },
+    { name: 'chart-repo', type: 'string', valueName: 'URL', description: 'push the bundle\'s charts to this ChartMuseum-compatible repository (POST /api/charts) instead of PREFIX/charts/' },
     ...inventoryKey,
     { name: 'no-referrers', type: 'boolean', default: false, description: 'do not push signatures, attestations, SBOMs and referrers' },
     { name: 'concurrency', type: 'number', valueName: 'N', default: 8, description: 'parallel blob uploads (and images in flight)' },
