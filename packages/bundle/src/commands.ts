@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { AirlockError, parsePlatform, parseRewrite, toAirlockError, type Digest, type ImageResult, type TransferEvent } from '@airlock/oci';
 import { BundleArchive, inventorySchema, locateBundle, MAX_JSON_BYTES, verifyParts, type Inventory } from '@airlock/oci/archive';
@@ -137,7 +139,13 @@ async function runCreate(o: Opts): Promise<number> {
       return 0;
     }
     log.start(`writing ${output} (${formatBytes(size)})`, false);
-    const written = await plan.writer.write(output, meta, { ...(splitSize ? { splitSize } : {}), inventoryDigest: plan.inventoryDigest });
+    const stop = removeTempsOnSignal(output);
+    let written;
+    try {
+      written = await plan.writer.write(output, meta, { ...(splitSize ? { splitSize } : {}), inventoryDigest: plan.inventoryDigest });
+    } finally {
+      stop();
+    }
     log.end();
     const sigPath = signature ? await writeSignatureBeside(output, signature) : undefined;
     if (written.size !== size) throw new AirlockError('LAYOUT', `${output}: wrote ${written.size} bytes, planned ${size}`, { hint: 'this is a bug in airlock; the bundle may still be valid: run airlock bundle verify' });
@@ -149,6 +157,27 @@ async function runCreate(o: Opts): Promise<number> {
   } finally {
     await registries.close();
   }
+}
+
+/** Interrupted (Ctrl-C, a CI job cancelled) while writing: remove the temp files, exit 130/143. */
+function removeTempsOnSignal(output: string): () => void {
+  const handler = (sig: NodeJS.Signals) => {
+    const dir = dirname(output);
+    const base = basename(output);
+    try {
+      for (const n of readdirSync(dir)) if (n.startsWith(base) && /\.tmp-[0-9a-f]{12}$/.test(n)) rmSync(join(dir, n), { force: true });
+    } catch {
+      // best effort: the process is ending
+    }
+    process.stderr.write(`\n${sig}: ${output} not written\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 async function openChecked(paths: string[], keys: string[], log: Logger): Promise<BundleArchive> {

@@ -360,7 +360,7 @@ export class BundleArchive {
       }
       for (const c of childrenOf(m)) {
         if (isForeignLayer(c.mediaType)) continue;
-        if (c.mediaType.includes('manifest') || c.mediaType.includes('index')) await walk(c, `manifest ${m.digest}`);
+        if (m.kind === 'index') await walk(c, `index ${m.digest}`);
         else if (!have(c.digest)) problems.push({ where: `manifest ${m.digest}`, message: `refers to blob ${c.digest}, which is neither in the bundle nor carried by an earlier one` });
       }
     };

@@ -1,5 +1,6 @@
 import { writeFile, rename, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
 import { type Digest, hexOf, isDigest } from '../digest/digest.js';
 import { AirlockError } from '../errors.js';
 import { REF_NAME } from '../layout/layout.js';
@@ -177,7 +178,7 @@ export class BundleWriter {
     if (!opts.splitSize) return written;
     const parts: PartsFile = {
       mediaType: PARTS_MEDIA_TYPE,
-      bundle: file.split('/').pop()!,
+      bundle: basename(file),
       size: written.size,
       sha256: written.sha256,
       splitSize: opts.splitSize,
