@@ -268,6 +268,26 @@ describe('airlock bundle: registry → bundle → verify → load → verify sig
     expect(existsSync(path.join(dir, 'repo-chart.tar'))).toBe(false);
   });
 
+  it('a platform filter records both digests; loads into a registry and an OCI layout', async () => {
+    const b = path.join(dir, 'arm64.tar');
+    const c = await runCli(['bundle', 'create', '-f', path.join(dir, 'airlock.yaml'), '-o', b, '--platform', 'linux/arm64'], { env });
+    expect(c.code, c.stderr).toBe(0);
+    const inv = inventorySchema.parse((JSON.parse((await runCli(['bundle', 'list', b, '--json'])).stdout) as { inventory: unknown }).inventory);
+    const e = inv.entries.find((x) => x.kind === 'image' && x.name === up('img-0'));
+    if (e?.kind !== 'image') throw new Error('img-0 missing');
+    const index = JSON.parse(await skopeoInspect(`docker://${up('img-0')}`, { raw: true })) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    expect(e.sourceDigest).toBe(`sha256:${createHash('sha256').update(await skopeoInspect(`docker://${up('img-0')}`, { raw: true })).digest('hex')}`);
+    expect(e.digest).toBe(index.manifests.find((m) => m.platform.architecture === 'arm64')!.digest);
+    expect(e.platforms).toEqual(['linux/arm64']);
+    expect((await runCli(['bundle', 'load', b, '--to', `${airgapped.host}/arm`])).code).toBe(0);
+    const layout = path.join(dir, 'arm-layout');
+    const l = await runCli(['bundle', 'load', b, '--to', `oci:${layout}`]);
+    expect(l.code, l.stderr).toBe(0);
+    const want = await skopeoInspect(`docker://${upstream.host}/acme/img-0@${e.digest}`, { raw: true });
+    expect(await skopeoInspect(`docker://${airgapped.host}/arm/acme/img-0:1.0`, { raw: true })).toBe(want);
+    expect(await skopeoInspect(`oci:${layout}:${up('img-0')}`, { raw: true })).toBe(want);
+  });
+
   it('input errors exit 2 with one line', async () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, 'images:\n  - source: oci:./nowhere:x\n');
