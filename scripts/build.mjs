@@ -4,6 +4,8 @@ import { build } from 'esbuild';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { bundledPackages, cyclonedx, spdx } from './sbom.mjs';
 
 const { bundleText } = createRequire(import.meta.url)('./compile-cache.cjs');
 
@@ -14,10 +16,12 @@ export const entrypoints = {
   sign: 'packages/sign/src/main.ts',
   verify: 'packages/verify/src/main.ts',
   bundle: 'packages/bundle/src/main.ts',
+  image: 'packages/image/src/main.ts',
+  doctor: 'packages/doctor/src/main.ts',
 };
 
 const only = process.argv.slice(2);
-await Promise.all(
+const metafiles = await Promise.all(
   Object.entries(entrypoints)
     .filter(([name]) => !only.length || only.includes(name))
     .filter(([, entry]) => existsSync(entry))
@@ -31,6 +35,7 @@ await Promise.all(
         target: 'node20',
         format: 'cjs',
         write: false,
+        metafile: true,
         legalComments: 'none',
         sourcemap: false,
         minify: true,
@@ -42,5 +47,15 @@ await Promise.all(
       await mkdir('dist', { recursive: true });
       await writeFile(outfile, bundleText(name, program, `Airlock ${name}: one self-contained file, run it with node >= 20.`));
       await chmod(outfile, 0o755);
+      return result.metafile;
     }),
 );
+
+// The bill of materials of what the bundles carry (attached to the runner image, in the release).
+if (!only.length) {
+  const root = JSON.parse(readFileSync('package.json', 'utf8'));
+  const product = { name: 'airlock', version: root.version, license: root.license };
+  const packages = bundledPackages(metafiles);
+  await writeFile('dist/airlock.spdx.json', `${JSON.stringify(spdx(product, packages), null, 2)}\n`);
+  await writeFile('dist/airlock.cdx.json', `${JSON.stringify(cyclonedx(product, packages), null, 2)}\n`);
+}

@@ -28,7 +28,7 @@ import { makeImages, pushLayoutToRegistry, type ImageLayout } from '../helpers/i
 import { registriesFor } from '../helpers/lib.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startSigstoreServices, SIGSTORE_TEST_ISSUER as ISSUER, SIGSTORE_TEST_SUBJECT as SUBJECT } from '../helpers/sigstore-services.js';
-import { runVerifyCommand } from '../../packages/verify/test/helpers/cli.js';
+import { runVerifyCommand } from '../../packages/verification/test/helpers/cli.js';
 
 const verify = (args: string[]): Promise<CliResult> => runCli(args, { bundle: 'verify.cjs' });
 

@@ -26,7 +26,7 @@ import { expectNoStack, runCli, type CliResult } from '../helpers/cli.js';
 import { makeImages, pushLayoutToRegistry, type ImageLayout } from '../helpers/images.js';
 import { registriesFor } from '../helpers/lib.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { runVerifyCommand } from '../../packages/verify/test/helpers/cli.js';
+import { runVerifyCommand } from '../../packages/verification/test/helpers/cli.js';
 import { SHARED_FIXTURES } from '../helpers/fixtures.js';
 
 const FIXTURES = `${SHARED_FIXTURES}/cosign-containers-image`;

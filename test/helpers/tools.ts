@@ -9,6 +9,9 @@ const PACKAGES: Record<string, string> = {
   htpasswd: 'apache2-utils',
   openssl: 'openssl',
   python3: 'python3',
+  git: 'git',
+  rsync: 'rsync',
+  groovy: 'groovy',
 };
 
 /** Absolute path of `name` on PATH, or undefined. */

@@ -32,11 +32,11 @@ import {
   type Inventory,
   type InventoryEntry,
 } from '@airlock/oci/archive';
+import { AIRLOCK_VERSION } from '@airlock/step-kit/inputs';
 import type { BundleConfig } from './config.js';
 import { chartSource } from './charts.js';
 import { addFiles } from './files.js';
 
-export const AIRLOCK_VERSION = '0.1.0';
 
 /** One image to bundle: where it is read from and the name it carries in the bundle. */
 export interface ImageJob {

@@ -1,5 +1,5 @@
 import { AirlockError, mapSettled, type Location, type Registries } from '@airlock/oci';
-import type { Rule } from '@airlock/verify';
+import type { Rule } from '@airlock/verification';
 import type { ImageJob } from './create.js';
 
 /**
@@ -11,7 +11,7 @@ import type { ImageJob } from './create.js';
 
 /** A Sigstore bundle (JSON) over the inventory bytes, signed with a cosign private key. */
 export async function signInventory(inventory: Buffer, keyFile: string, passwordFile: string | undefined): Promise<Buffer> {
-  const [{ loadPrivateKey, keyPassword, cosignToAirlock }, { buildKeyBlobBundle }] = await Promise.all([import('@airlock/sign'), import('@airlock/cosign')]);
+  const [{ loadPrivateKey, keyPassword, cosignToAirlock }, { buildKeyBlobBundle }] = await Promise.all([import('@airlock/signing'), import('@airlock/cosign')]);
   const pair = await loadPrivateKey(keyFile, await keyPassword({ ...(passwordFile ? { passwordFile } : {}) }));
   try {
     return Buffer.from(`${JSON.stringify(buildKeyBlobBundle({ privateKey: pair.privateKey, artifact: inventory }))}\n`);
@@ -25,7 +25,7 @@ export async function verifyInventorySignature(inventory: Buffer, signature: Buf
   if (!signature) {
     throw new AirlockError('DIGEST_MISMATCH', `${what} is not signed, and --key asks for a signature`, { hint: 'create the bundle with --sign-key, or leave out --key to skip the check' });
   }
-  const [{ loadKey }, { verifyBlob, isAirlockCosignError }] = await Promise.all([import('@airlock/verify'), import('@airlock/cosign')]);
+  const [{ loadKey }, { verifyBlob, isAirlockCosignError }] = await Promise.all([import('@airlock/verification'), import('@airlock/cosign')]);
   const reasons: string[] = [];
   for (const k of keys) {
     const key = await loadKey(k);
@@ -50,7 +50,7 @@ export interface SignatureCheck {
 
 /** --require-signature: verify every image at its source, as `airlock verify` would. */
 export async function checkSignatures(jobs: ImageJob[], opts: { keys: string[]; policy?: string; registries: Registries; concurrency: number }): Promise<SignatureCheck[]> {
-  const v = await import('@airlock/verify');
+  const v = await import('@airlock/verification');
   let ruleFor: (loc: Location) => { entry: Rule } | undefined;
   if (opts.policy) {
     if (opts.keys.length) throw new AirlockError('USAGE', '--policy names the signers itself: it cannot be combined with --key', { hint: 'put the keys in the policy file' });

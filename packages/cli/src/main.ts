@@ -1,16 +1,19 @@
 import { Command } from 'commander';
-import { buildCopyCommand, buildMirrorCommand } from '@airlock/copy';
-import { lazyCommand, runCli } from '@airlock/step-kit';
+import { buildCopyCommand, buildMirrorCommand, buildReportCommand } from '@airlock/copy';
+import { AIRLOCK_VERSION, lazyCommand, runCli } from '@airlock/step-kit';
+import { imageBuildStep } from '@airlock/image/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
 import { BUNDLE_SUMMARY } from '@airlock/bundle/inputs';
+import { doctorStep } from '@airlock/doctor/inputs';
 
-export const VERSION = '0.1.0';
+export const VERSION = AIRLOCK_VERSION;
 
 // Signing and verification pull in the sigstore libraries: load them only for those commands.
 const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
 const bundle = () => import('@airlock/bundle');
+const image = () => import('@airlock/image');
 
 void runCli((setExit) =>
   new Command('airlock')
@@ -19,6 +22,7 @@ void runCli((setExit) =>
     .enablePositionalOptions()
     .addCommand(buildCopyCommand(setExit))
     .addCommand(buildMirrorCommand(setExit))
+    .addCommand(buildReportCommand(setExit))
     .addCommand(lazyCommand('key', 'Generate and import cosign key pairs', async () => (await sign()).buildKeyCommand, setExit))
     .addCommand(lazyCommand('sign', signStep.summary, async () => (await sign()).buildSignCommand, setExit))
     .addCommand(lazyCommand('attest', attestStep.summary, async () => (await sign()).buildAttestCommand, setExit))
@@ -26,8 +30,10 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('sign-blob', signBlobStep.summary, async () => (await sign()).buildSignBlobCommand, setExit))
     .addCommand(lazyCommand('verify', verifyStep.summary, async () => (await verify()).buildVerifyCommand, setExit))
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
+    .addCommand(lazyCommand('image', `${imageBuildStep.summary} (image build)`, async () => (await image()).buildImageCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
     .addCommand(lazyCommand('bundle', BUNDLE_SUMMARY, async () => (await bundle()).buildBundleCommand, setExit))
+    .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
     .addHelpText(
       'after',
       `

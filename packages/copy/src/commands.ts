@@ -4,6 +4,7 @@ import { planTransfers, readImageList } from '@airlock/step-kit/image-list';
 import type { Command } from 'commander';
 import { copyStep, mirrorStep } from './inputs.js';
 import { executeTransfers } from './run.js';
+import { parseShard, selectShard } from '@airlock/step-kit';
 
 /** The exit code chosen by a command; the CLI edge calls process.exit with it. */
 export type SetExit = (code: number) => void;
@@ -25,8 +26,11 @@ export function buildMirrorCommand(setExit: SetExit): Command {
     const flags = transferFlags(opts);
     if (!opts.file) throw new AirlockError('USAGE', 'mirror needs --file LIST', { hint: 'see airlock mirror --help' });
     const rewrites = ((opts.rewrite as string[] | undefined) ?? []).map(parseRewrite);
+    const shard = parseShard(opts.shard === undefined ? undefined : String(opts.shard), process.env);
     const entries = await readImageList(String(opts.file));
-    const jobs = planTransfers(entries, { ...(opts.to ? { to: String(opts.to) } : {}), rewrites, platforms: flags.platforms });
+    const all = planTransfers(entries, { ...(opts.to ? { to: String(opts.to) } : {}), rewrites, platforms: flags.platforms });
+    const jobs = selectShard(all, shard);
+    if (shard) process.stderr.write(`shard ${shard.index}/${shard.total}: ${jobs.length} of ${all.length} images\n`);
     setExit(await executeTransfers('mirror', jobs, flags));
   });
 }

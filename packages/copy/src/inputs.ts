@@ -1,4 +1,10 @@
-import { CREDENTIALS_HELP, EXIT_CODES_HELP, transferInputs, type StepDef } from '@airlock/step-kit/inputs';
+import { CREDENTIALS_HELP, dotenvInput, EXIT_CODES_HELP, transferInputs, transferOutputs, type OutputDef, type StepDef } from '@airlock/step-kit/inputs';
+
+export const copyOutputs: OutputDef[] = [
+  { name: 'digest', description: 'the manifest digest at the destination (sha256:…)' },
+  { name: 'reference', description: 'the destination pinned by digest (HOST/REPO:TAG@sha256:…)' },
+  ...transferOutputs,
+];
 
 export const copyStep: StepDef = {
   name: 'copy',
@@ -7,12 +13,9 @@ export const copyStep: StepDef = {
     { name: 'source', type: 'string', positional: true, required: true, valueName: 'SRC', description: 'HOST/REPO[:TAG][@DIGEST] or oci:DIR[:TAG]' },
     { name: 'destination', type: 'string', positional: true, required: true, valueName: 'DST', description: 'HOST/REPO[:TAG] or oci:DIR[:TAG] (default tag: the source tag)' },
     ...transferInputs,
+    dotenvInput,
   ],
-  outputs: [
-    { name: 'digest', description: 'the manifest digest written at the destination' },
-    { name: 'reference', description: 'the destination pinned by digest: HOST/REPO:TAG@sha256:…' },
-    { name: 'report', description: 'path of the JSON report, when --report was given' },
-  ],
+  outputs: copyOutputs,
   help: `
 Examples:
   airlock copy docker.io/library/nginx:1.27 registry.local/library/nginx:1.27
@@ -35,14 +38,11 @@ export const mirrorStep: StepDef = {
     { name: 'file', type: 'string', required: true, short: 'f', valueName: 'LIST', description: 'image list: text lines "SOURCE [DESTINATION]" (# comments) or YAML (see below)' },
     { name: 'to', type: 'string', valueName: 'PREFIX', description: 'destination prefix: host/a/b:tag goes to PREFIX/a/b:tag' },
     { name: 'rewrite', type: 'string[]', valueName: 'OLD=NEW', default: [], description: 'replace a leading name prefix, e.g. gcr.io/acme=registry.local/acme (repeatable; first match wins)' },
+    { name: 'shard', type: 'string', valueName: 'I/N|ci', description: 'copy only shard I of N of the list (balanced by count, the same images every run); "ci": GitLab parallel: N (CI_NODE_INDEX/CI_NODE_TOTAL)' },
     ...transferInputs,
+    dotenvInput,
   ],
-  outputs: [
-    { name: 'copied', description: 'how many images were copied (or are up to date)' },
-    { name: 'failed', description: 'how many images failed' },
-    { name: 'report', description: 'path of the JSON report (per image: source, destination, digests)' },
-    { name: 'junit', description: 'path of the JUnit report' },
-  ],
+  outputs: transferOutputs,
   help: `
 Text list:
   # source                                   [destination]
@@ -60,10 +60,38 @@ Examples:
   airlock mirror -f images.txt --to registry.local/mirror
   airlock mirror -f images.yaml --rewrite gcr.io/acme=registry.local/acme --junit mirror.xml
 
+Sharding (--shard I/N, or --shard ci in a GitLab job with parallel: N): the list is ordered by a
+hash of each entry and dealt round-robin, so the shards are disjoint, cover the list, differ by at
+most one image, and take the same images on every run; "airlock report merge" joins their reports.
+
 Images run in parallel; a failed image does not stop the others. The exit code is 1 if any
 image failed, and the summary names each failure and why.
 
 ${CREDENTIALS_HELP}
+
+${EXIT_CODES_HELP}`,
+};
+
+/** `airlock report merge`: one report from the reports of mirror shards (GitLab `parallel: N`). */
+export const reportMergeStep: StepDef = {
+  name: 'merge',
+  summary: 'Merge copy/mirror JSON reports (e.g. of parallel mirror shards) into one JSON and JUnit report',
+  inputs: [
+    { name: 'reports', type: 'string[]', positional: true, required: true, valueName: 'REPORT...', description: 'JSON reports written by copy/mirror --report, or directories holding them (*.json, in name order)' },
+    { name: 'json-out', type: 'string', valueName: 'FILE', description: 'write the merged JSON report to FILE' },
+    { name: 'junit', type: 'string', valueName: 'FILE', description: 'write the merged JUnit XML report (one test case per image) to FILE' },
+    { ...dotenvInput },
+    { name: 'quiet', type: 'boolean', default: false, short: 'q', description: 'print only failures and the summary' },
+  ],
+  outputs: transferOutputs,
+  help: `
+Every image of every report is kept, in report order; an image found in two reports is an error
+(the same shard merged twice). Totals are recomputed; the duration is the longest report's (shards
+run side by side). The exit code is 0 once the reports are merged, also when some images had
+failed (their shard's job already failed): the merged report names them.
+
+Example (GitLab, after a mirror job with parallel: 3):
+  airlock report merge airlock-reports/ --json-out mirror.json --junit mirror.xml
 
 ${EXIT_CODES_HELP}`,
 };

@@ -1,7 +1,8 @@
 import { runTransfers, type TransferJob } from '@airlock/oci';
-import { registriesFrom, formatBytes, formatDuration, imageLine, lineProgress, Logger, ttyProgress, writeFileAtomic, type ProgressView } from '@airlock/step-kit';
+import { registriesFrom, writeDotenv, formatBytes, formatDuration, imageLine, lineProgress, Logger, ttyProgress, writeFileAtomic, type ProgressView } from '@airlock/step-kit';
 import type { TransferFlags } from '@airlock/step-kit';
 import { buildReport, reportJunit } from './report.js';
+import { transferOutputValues } from './outputs.js';
 
 export interface RunIo {
   stdout: NodeJS.WritableStream;
@@ -41,6 +42,10 @@ export async function executeTransfers(command: 'copy' | 'mirror', jobs: Transfe
   const report = buildReport(command, results, f.dryRun, Date.now() - started);
   if (f.report) await writeFileAtomic(f.report, `${JSON.stringify(report, null, 2)}\n`);
   if (f.junit) await writeFileAtomic(f.junit, reportJunit(report));
+  if (f.dotenv) {
+    const dropped = await writeDotenv(f.dotenv, transferOutputValues(report));
+    if (dropped) log.warn(`${f.dotenv}: ${dropped} image digests left out (dotenv reports hold at most 5 KB); the JSON report has them all`);
+  }
   if (f.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 
   const t = report.totals;

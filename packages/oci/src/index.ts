@@ -29,3 +29,4 @@ export * from './util/limit.js';
 export * from './transfer/run.js';
 export * from './attach/index.js';
 export * from './content/open.js';
+export * from './content/overlay.js';

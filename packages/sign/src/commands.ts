@@ -3,12 +3,25 @@ import { Command } from 'commander';
 import { buildKeyBlobBundle, signBlobKeyless, signBytes } from '@airlock/cosign';
 import { AirlockError, toAirlockError } from '@airlock/oci';
 import { commandFor, connectionFlags, Logger, registriesFrom, writeFileAtomic, type StepDef } from '@airlock/step-kit';
-import { attachSbom, attestManifest, parseAnnotations, readPredicate, signManifest, type Written } from './actions.js';
-import { manifestsToSign, resolveImage, type ResolvedImage } from './images.js';
+import {
+  attachSbom,
+  attestManifest,
+  cosignToAirlock,
+  generateKeys,
+  identityToken,
+  importKeys,
+  keyPassword,
+  loadPrivateKey,
+  manifestsToSign,
+  parseAnnotations,
+  readPredicate,
+  resolveImage,
+  signManifest,
+  type ResolvedImage,
+  type Signer,
+  type Written,
+} from '@airlock/signing';
 import { attachSbomStep, attestStep, keyGenerateStep, keyImportStep, signBlobStep, signStep } from './inputs.js';
-import { generateKeys, importKeys } from './keys.js';
-import { cosignToAirlock, identityToken, keyPassword, loadPrivateKey } from './secrets.js';
-import type { Signer } from './signer.js';
 
 type SetExit = (code: number) => void;
 type Opts = Record<string, unknown>;

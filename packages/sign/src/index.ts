@@ -1,4 +1,2 @@
 export * from './commands.js';
-export * from './actions.js';
 export * from './inputs.js';
-export * from './secrets.js';

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { StepDef } from './defs.js';
+import { INPUTS_FROM_ENV_FLAG, recordStep } from './env-inputs.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -33,6 +34,8 @@ export function commandFor(step: StepDef, action: (args: string[], opts: Record<
     if (input.env) opt.env(input.env);
     cmd.addOption(opt);
   }
+  cmd.addOption(new Option(INPUTS_FROM_ENV_FLAG, 'read every input from the environment: AIRLOCK_PARAMS (one JSON object) and AIRLOCK_INPUT_<NAME> (for CI wrappers)'));
+  recordStep(cmd, step);
   cmd.addHelpText('after', `\n${step.help.trim()}\n`);
   cmd.action(async (...a: unknown[]) => {
     const c = a[a.length - 1] as Command;

@@ -27,6 +27,9 @@ export interface InputDef {
   cliOnly?: boolean;
 }
 
+/** Airlock's version: the CLI's --version, image labels, reports. */
+export const AIRLOCK_VERSION = '0.1.0';
+
 /** A value a step hands to later CI jobs. */
 export interface OutputDef {
   /** kebab-case name: action output `name`, dotenv key `AIRLOCK_<NAME>`. */
@@ -89,3 +92,18 @@ export const CREDENTIALS_HELP = `Credentials (never on the command line), first 
   REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json          podman/skopeo auth file
 Proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
 
+/** The `--dotenv FILE` input of steps that produce outputs. */
+export const dotenvInput: InputDef = {
+  name: 'dotenv',
+  type: 'string',
+  valueName: 'FILE',
+  description: 'write the outputs (AIRLOCK_<NAME>=value, AIRLOCK_DIGEST_<IMAGE>=sha256:…) as a GitLab dotenv report to FILE',
+};
+
+/** Outputs of copy and mirror (StepDef.outputs), from their report. */
+export const transferOutputs: OutputDef[] = [
+  { name: 'images', description: 'how many images the run handled' },
+  { name: 'failed', description: 'how many of them failed' },
+  { name: 'digests', description: 'JSON object: destination → manifest digest (GitLab dotenv: one AIRLOCK_DIGEST_<IMAGE> per image)' },
+  { name: 'references', description: 'the registry destinations pinned by digest (HOST/REPO:TAG@sha256:…), one per line (not in GitLab dotenv)' },
+];

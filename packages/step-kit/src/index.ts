@@ -10,3 +10,6 @@ export * from './files.js';
 export * from './progress.js';
 export * from './main.js';
 export * from './connection.js';
+export * from './env-inputs.js';
+export * from './dotenv.js';
+export * from './shard.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { exitCodeFor, ExitCode, formatError } from './exit.js';
+import { expandInputsFromEnv } from './env-inputs.js';
 
 export type CommandBuilder = (setExit: (code: number) => void) => Command;
 
@@ -27,7 +28,7 @@ export async function runCli(build: (setExit: (code: number) => void) => Command
   const program = build((c) => (code = c));
   configure(program);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync([...argv.slice(0, 2), ...expandInputsFromEnv(program, argv.slice(2), process.env)]);
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; parse problems are usage errors
@@ -58,7 +59,7 @@ export function lazyCommand(name: string, summary: string, load: () => Promise<C
     const real = (await load())(setExit);
     const host = new Command(stub.parent?.name() ?? 'airlock').addCommand(real);
     configure(host);
-    await host.parseAsync([name, ...stub.args], { from: 'user' });
+    await host.parseAsync(expandInputsFromEnv(host, [name, ...stub.args], process.env), { from: 'user' });
   });
   return stub;
 }

@@ -13,6 +13,7 @@ export interface TransferFlags extends ConnectionFlags {
   report?: string;
   junit?: string;
   quiet: boolean;
+  dotenv?: string;
 }
 
 export function transferFlags(o: Record<string, unknown>): TransferFlags {
@@ -37,5 +38,6 @@ export function transferFlags(o: Record<string, unknown>): TransferFlags {
     ...(o.report ? { report: String(o.report) } : {}),
     ...(o.junit ? { junit: String(o.junit) } : {}),
     quiet: !!o.quiet,
+    ...(o.dotenv ? { dotenv: String(o.dotenv) } : {}),
   };
 }

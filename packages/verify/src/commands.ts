@@ -4,13 +4,24 @@ import { AirlockError, parseLocation, repositoryName, withDigest, withTag, type 
 import { isAirlockCosignError, resolvePredicateType } from '@airlock/cosign';
 import { commandFor } from '@airlock/step-kit';
 import type { Command } from 'commander';
-import { runVerifyBlob } from './blob.js';
-import { matchName, type Target } from './engine.js';
-import { matchEntry } from './glob.js';
+import {
+  hasKeylessFlags,
+  loadPolicy,
+  matchEntry,
+  matchName,
+  parseIdentityRewrite,
+  runVerification,
+  runVerifyBlob,
+  signersFromFlags,
+  trustFlags,
+  type LoadedPolicy,
+  type Rule,
+  type RunIo,
+  type RunOptions,
+  type Signer,
+  type Target,
+} from '@airlock/verification';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from './inputs.js';
-import { loadPolicy, parseIdentityRewrite, type LoadedPolicy, type Rule } from './policy.js';
-import { runVerification, type RunIo, type RunOptions } from './run.js';
-import { hasKeylessFlags, signersFromFlags, trustFlags, type Signer } from './trust.js';
 
 /** The exit code chosen by a command; the CLI edge calls process.exit with it. */
 export type SetExit = (code: number) => void;
@@ -73,6 +84,7 @@ function outputFlags(opts: Record<string, unknown>) {
     quiet: !!opts.quiet,
     ...(opts.report ? { report: String(opts.report) } : {}),
     ...(opts.junit ? { junit: String(opts.junit) } : {}),
+    ...(opts.dotenv ? { dotenv: String(opts.dotenv) } : {}),
   };
 }
 

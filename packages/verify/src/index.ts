@@ -1,10 +1,2 @@
 export * from './inputs.js';
-export * from './model.js';
-export * from './trust.js';
-export * from './policy.js';
-export * from './check.js';
-export * from './engine.js';
-export * from './report.js';
-export * from './run.js';
-export { runVerifyBlob } from './blob.js';
 export { buildVerifyAttestationCommand, buildVerifyBlobCommand, buildVerifyCommand, targetFromEntry, type SetExit } from './commands.js';

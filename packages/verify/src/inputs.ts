@@ -1,4 +1,12 @@
-import { connectionInputs as connection, credentialInputs, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit/inputs';
+import { connectionInputs as connection, credentialInputs, dotenvInput, EXIT_CODES_HELP, type InputDef, type OutputDef, type StepDef } from '@airlock/step-kit/inputs';
+
+/** Outputs of verify (StepDef.outputs). */
+export const verifyOutputs: OutputDef[] = [
+  { name: 'images', description: 'how many images were checked' },
+  { name: 'verified', description: 'how many of them verified' },
+  { name: 'failed', description: 'how many of them did not' },
+  { name: 'digests', description: 'JSON object: verified image → manifest digest (GitLab dotenv: one AIRLOCK_DIGEST_<IMAGE> per verified image)' },
+];
 
 /** Connection options shared with copy/mirror (same names, same meaning). */
 export const registryInputs: InputDef[] = [...connection, ...credentialInputs];
@@ -68,7 +76,9 @@ export const verifyStep: StepDef = {
     { name: 'file', type: 'string', short: 'f', valueName: 'LIST', description: 'verify every image of a mirror list (airlock mirror --file format): the DESTINATION of each line, else its SOURCE' },
     ...outputInputs,
     ...registryInputs,
+    dotenvInput,
   ],
+  outputs: verifyOutputs,
   help: `
 A signature counts only if it verifies with a trusted key or certificate over its payload AND the
 payload names the image's manifest digest (and, for legacy signatures, a docker-reference that

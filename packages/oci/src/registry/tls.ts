@@ -20,39 +20,60 @@ function readIf(path: string): string | undefined {
   }
 }
 
+/** Where TLS material for one host comes from: the files `tlsForHost` reads, in the order it reads them. */
+export interface HostTlsFiles {
+  /** CA files: certs.d `*.crt` (each certs directory, `HOST:PORT/` then `HOST/`), then each `--ca-file`. Readable files only. */
+  caFiles: { path: string; from: 'certs.d' | 'ca-file' }[];
+  clientCert?: string;
+  clientKey?: string;
+  /** The certs.d folders looked at (existing or not), for messages saying where a CA could go. */
+  searched: string[];
+}
+
+const isFile = (path: string): boolean => {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
+
 /**
- * Collect CA and client certificates for HOST from `DIR/HOST/` in each certs directory
+ * The files holding CA and client certificates for HOST: `DIR/HOST/` in each certs directory
  * (`*.crt` are CAs, `client.cert` + `client.key` a client pair — docker's convention), plus any
- * `--ca-file`. CAs are added to Node's bundled roots, never replacing them.
+ * `--ca-file`.
  */
-export function tlsForHost(host: string, opts: { certsDirs: string[]; caFiles: string[]; insecure: boolean }): HostTls {
-  const extraCa: string[] = [];
-  let cert: string | undefined;
-  let key: string | undefined;
+export function tlsFilesForHost(host: string, opts: { certsDirs: string[]; caFiles: string[] }): HostTlsFiles {
+  const out: HostTlsFiles = { caFiles: [], searched: [] };
   for (const root of opts.certsDirs) {
     // docker names the folder host:port; a folder without the port also applies.
     for (const name of new Set([host, host.replace(/:\d+$/, '')])) {
       const dir = join(root, name);
+      out.searched.push(dir);
       let entries: string[];
       try {
         entries = readdirSync(dir);
       } catch {
         continue;
       }
-      for (const f of entries.sort()) {
-        if (f.endsWith('.crt')) {
-          const pem = readIf(join(dir, f));
-          if (pem) extraCa.push(pem);
-        }
-      }
-      cert ??= readIf(join(dir, 'client.cert'));
-      key ??= readIf(join(dir, 'client.key'));
+      for (const f of entries.sort()) if (f.endsWith('.crt') && isFile(join(dir, f))) out.caFiles.push({ path: join(dir, f), from: 'certs.d' });
+      if (!out.clientCert && isFile(join(dir, 'client.cert'))) out.clientCert = join(dir, 'client.cert');
+      if (!out.clientKey && isFile(join(dir, 'client.key'))) out.clientKey = join(dir, 'client.key');
     }
   }
-  for (const f of opts.caFiles) {
-    const pem = readIf(f);
-    if (pem) extraCa.push(pem);
-  }
+  for (const f of opts.caFiles) if (isFile(f)) out.caFiles.push({ path: f, from: 'ca-file' });
+  return out;
+}
+
+/**
+ * Collect CA and client certificates for HOST (see `tlsFilesForHost`). CAs are added to Node's
+ * bundled roots, never replacing them.
+ */
+export function tlsForHost(host: string, opts: { certsDirs: string[]; caFiles: string[]; insecure: boolean }): HostTls {
+  const files = tlsFilesForHost(host, opts);
+  const extraCa = files.caFiles.map((f) => readIf(f.path)).filter((pem): pem is string => !!pem);
+  const cert = files.clientCert ? readIf(files.clientCert) : undefined;
+  const key = files.clientKey ? readIf(files.clientKey) : undefined;
   return {
     ...(extraCa.length ? { ca: [...rootCertificates, ...extraCa] } : {}),
     ...(cert && key ? { cert, key } : {}),

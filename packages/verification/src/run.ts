@@ -1,5 +1,6 @@
 import { mapSettled, toAirlockError, type Registries } from '@airlock/oci';
-import { formatDuration, Logger, writeFileAtomic } from '@airlock/step-kit';
+import { formatDuration, Logger, writeDotenv, writeFileAtomic } from '@airlock/step-kit';
+import { verifyOutputValues } from './outputs.js';
 import { satisfying, verifyImage, type Target, type VerifyImageOptions } from './engine.js';
 import type { ImageResult } from './model.js';
 import type { Rule } from './policy.js';
@@ -20,6 +21,7 @@ export interface RunOptions {
   json: boolean;
   report?: string;
   junit?: string;
+  dotenv?: string;
   quiet: boolean;
   policyFile?: string;
   /** Notes to print once before the images (e.g. which trusted root is used). */
@@ -67,6 +69,10 @@ export async function runVerification(targets: Target[], ruleFor: RuleFor, o: Ru
   const report = buildReport(o.command, results, Date.now() - started, o.policyFile);
   if (o.report) await writeFileAtomic(o.report, `${JSON.stringify(report, null, 2)}\n`);
   if (o.junit) await writeFileAtomic(o.junit, reportJunit(report));
+  if (o.dotenv) {
+    const dropped = await writeDotenv(o.dotenv, verifyOutputValues(report));
+    if (dropped) log.warn(`${o.dotenv}: ${dropped} image digests left out (dotenv reports hold at most 5 KB); the JSON report has them all`);
+  }
   if (o.json) {
     for (const [i, r] of results.entries()) {
       if (o.command === 'verify') {

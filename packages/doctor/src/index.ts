@@ -1,0 +1,6 @@
+export * from './commands.js';
+export * from './inputs.js';
+export * from './model.js';
+export * from './report.js';
+export * from './run.js';
+export * from './target.js';

@@ -1,0 +1,4 @@
+import { runCli, standalone } from '@airlock/step-kit';
+import { buildDoctorCommand } from './commands.js';
+
+void runCli(standalone('doctor', buildDoctorCommand));
