@@ -54,9 +54,10 @@ describe('airlock bundle: registry → bundle → verify → load → verify sig
 
   it('round trip: every digest identical, signatures, attestation and SBOM verify on the other side', async () => {
     const b = path.join(dir, 'rt.tar');
-    const c = await runCli(['bundle', 'create', '-f', path.join(dir, 'airlock.yaml'), '-o', b, '--sign-key', `${key}.key`, '--json'], { env });
+    const c = await runCli(['bundle', 'create', '-f', path.join(dir, 'airlock.yaml'), '-o', b, '--sign-key', `${key}.key`, '--json', '--dotenv', path.join(dir, 'create.env')], { env });
     expect(c.code, c.stderr).toBe(0);
-    const created = JSON.parse(c.stdout) as { size: number; signed: boolean; sha256: string };
+    const created = JSON.parse(c.stdout) as { size: number; signed: boolean; sha256: string; inventoryDigest: string };
+    expect(readFileSync(path.join(dir, 'create.env'), 'utf8')).toContain(`AIRLOCK_INVENTORY_DIGEST=${created.inventoryDigest}`);
     expect(created.signed).toBe(true);
     expect(statSync(b).size).toBe(created.size);
     expect(existsSync(`${b}.sigstore.json`)).toBe(true);
@@ -83,8 +84,11 @@ describe('airlock bundle: registry → bundle → verify → load → verify sig
 
     const report = path.join(dir, 'load.json');
     const junit = path.join(dir, 'load.xml');
-    const l = await runCli(['bundle', 'load', b, '--to', `${airgapped.host}/mirror`, '--key', `${key}.pub`, '--report', report, '--junit', junit]);
+    const dotenv = path.join(dir, 'load.env');
+    const l = await runCli(['bundle', 'load', b, '--to', `${airgapped.host}/mirror`, '--key', `${key}.pub`, '--report', report, '--junit', junit, '--dotenv', dotenv]);
     expect(l.code, l.stderr).toBe(0);
+    expect(readFileSync(dotenv, 'utf8')).toMatch(/^AIRLOCK_IMAGES=2$/m);
+    expect(readFileSync(dotenv, 'utf8')).toMatch(/^AIRLOCK_DIGEST_MIRROR_ACME_IMG_0_1_0=sha256:[a-f0-9]{64}$/m);
     const loaded = copyReportSchema.parse(JSON.parse(readFileSync(report, 'utf8')));
     expect(loaded.images.map((i) => i.status)).toEqual(['copied', 'copied']);
     expect(readFileSync(junit, 'utf8')).toMatch(/tests="2" failures="0"/);

@@ -5,13 +5,13 @@ import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { AirlockError, parsePlatform, parseRewrite, toAirlockError, type Digest, type ImageResult, type TransferEvent } from '@airlock/oci';
 import { BundleArchive, inventorySchema, locateBundle, MAX_JSON_BYTES, verifyParts, type Inventory } from '@airlock/oci/archive';
-import { commandFor, connectionFlags, formatBytes, formatDuration, imageLine, Logger, registriesFrom, shortDigest, writeFileAtomic } from '@airlock/step-kit';
+import { commandFor, connectionFlags, formatBytes, formatDuration, imageLine, Logger, registriesFrom, shortDigest, writeDotenv, writeFileAtomic } from '@airlock/step-kit';
 import { readBundleConfig } from './config.js';
 import { creationTime, planBundle, planImages, writeSignatureBeside } from './create.js';
 import { diffInventories, extractEntry, listLines } from './inspect.js';
 import { bundleCreateStep, bundleDiffStep, bundleExtractStep, bundleListStep, bundleLoadStep, bundleVerifyStep, BUNDLE_SUMMARY } from './inputs.js';
 import { loadBundle, planLoad } from './load.js';
-import { buildLoadReport, loadJunit } from './report.js';
+import { buildLoadReport, loadJunit, loadOutputValues } from './report.js';
 import { parseSize } from './size.js';
 import { checkSignatures, signInventory, verifyInventorySignature } from './trust.js';
 import { chartTarget } from './charts.js';
@@ -152,6 +152,7 @@ async function runCreate(o: Opts): Promise<number> {
     log.info(`wrote ${written.partsFile ?? output}: ${what}, sha256 ${written.sha256} in ${formatDuration(Date.now() - started)}`);
     if (written.split) for (const p of written.parts) log.info(`  ${p.name}: ${formatBytes(p.size)} sha256 ${p.sha256}`);
     log.info(`inventory ${plan.inventoryDigest}${sigPath ? `, signed (${sigPath})` : ''}`);
+    if (o.dotenv) await writeDotenv(String(o.dotenv), { values: { bundle: written.partsFile ?? output, 'inventory-digest': plan.inventoryDigest, size: String(written.size) }, digests: [] });
     await writeJson(o, { ...base, sha256: written.sha256, parts: written.parts.map((p) => ({ name: p.name, size: p.size, sha256: p.sha256 })), ...(written.partsFile ? { partsFile: written.partsFile } : {}), ...(sigPath ? { signature: sigPath } : {}) });
     return 0;
   } finally {
@@ -279,6 +280,7 @@ async function runLoad(args: string[], o: Opts): Promise<number> {
   }
   const report = buildLoadReport(results, !!o.dryRun, Date.now() - started, a.display, a.inventoryDigest);
   if (o.junit) await writeFileAtomic(String(o.junit), loadJunit(report));
+  if (o.dotenv) await writeDotenv(String(o.dotenv), loadOutputValues(report));
   await writeJson(o, report);
   const t = report.totals;
   log.info(`${t.images - t.failed}/${t.images} images ${o.dryRun ? 'checked' : 'loaded'} (${t.skipped} already up to date), ${t.blobs.copied} blobs ${o.dryRun ? 'to push' : 'pushed'} (${formatBytes(t.bytes)}), ${t.blobs.mounted} mounted, ${t.blobs.skipped} skipped in ${formatDuration(t.durationMs)}`);

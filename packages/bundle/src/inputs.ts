@@ -1,4 +1,4 @@
-import { connectionInputs, credentialInputs, CREDENTIALS_HELP, EXIT_CODES_HELP, type InputDef, type StepDef } from '@airlock/step-kit/inputs';
+import { connectionInputs, credentialInputs, CREDENTIALS_HELP, dotenvInput, EXIT_CODES_HELP, transferOutputs, type InputDef, type StepDef } from '@airlock/step-kit/inputs';
 
 /** Definitions only (the CLI and the CI wrappers are built from these); nothing here runs. */
 
@@ -40,13 +40,14 @@ export const bundleCreateStep: StepDef = {
     { name: 'concurrency', type: 'number', valueName: 'N', default: 8, description: 'parallel requests while resolving images' },
     { name: 'dry-run', type: 'boolean', default: false, description: 'resolve everything and print what would go in and the bundle\'s exact size; write nothing' },
     ...output,
+    dotenvInput,
     ...connectionInputs,
     ...credentialInputs,
   ],
   outputs: [
     { name: 'bundle', description: 'path of the bundle (or of FILE.parts.json when split)' },
     { name: 'inventory-digest', description: 'sha256 of the inventory (what the signature covers)' },
-    { name: 'report', description: 'path of the JSON report, when --report was given' },
+    { name: 'size', description: 'the bundle\'s size in bytes' },
   ],
   help: `
 airlock.yaml (paths relative to it):
@@ -109,14 +110,11 @@ export const bundleLoadStep: StepDef = {
     { name: 'dry-run', type: 'boolean', default: false, description: 'check the bundle and the destination, push nothing; report what would be pushed' },
     { name: 'junit', type: 'string', valueName: 'FILE', description: 'write a JUnit XML report (one test case per image) to FILE' },
     ...output,
+    dotenvInput,
     ...connectionInputs,
     ...credentialInputs,
   ],
-  outputs: [
-    { name: 'copied', description: 'how many images were pushed (or are up to date)' },
-    { name: 'failed', description: 'how many images failed' },
-    { name: 'report', description: 'path of the JSON load report' },
-  ],
+  outputs: transferOutputs,
   help: `
 The bundle's structure and inventory checksum (and with --key its signature) are checked before
 anything is pushed; every blob is verified against its digest as it streams, before the upload

@@ -1,5 +1,5 @@
 import type { CopyReport, ImageResult } from '@airlock/oci';
-import { junitXml } from '@airlock/step-kit';
+import { imageKey, junitXml, type StepOutputs } from '@airlock/step-kit';
 
 /** The load report: a copy report (copyReportSchema reads it) plus where the images came from. */
 export type LoadReport = CopyReport & { bundle: string; inventoryDigest: string };
@@ -37,4 +37,19 @@ export function loadJunit(report: LoadReport): string {
       systemOut: r.status === 'failed' ? undefined : `${r.status} ${r.destinationDigest ?? ''} (${r.blobs.copied} blobs pushed, ${r.blobs.mounted} mounted, ${r.blobs.skipped} skipped, ${r.bytes} bytes)`,
     })),
   );
+}
+
+/** The load's outputs (as copy and mirror give them): images, failed, digests, references. */
+export function loadOutputValues(report: LoadReport): StepOutputs {
+  const ok = report.images.filter((r) => r.status !== 'failed' && r.destinationDigest);
+  const digests = ok.map((r) => ({ name: imageKey(r.destination), reference: r.destination, digest: String(r.destinationDigest) }));
+  return {
+    values: {
+      images: String(report.totals.images),
+      failed: String(report.totals.failed),
+      digests: JSON.stringify(Object.fromEntries(digests.map((d) => [d.reference, d.digest]))),
+      references: digests.filter((d) => !d.reference.startsWith('oci:')).map((d) => `${d.reference.replace(/@sha256:[a-f0-9]+$/, '')}@${d.digest}`).join('\n'),
+    },
+    digests,
+  };
 }
