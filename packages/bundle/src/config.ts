@@ -59,7 +59,7 @@ export function parseBundleConfig(text: string, file: string): BundleConfig {
   const doc = parseYamlDocument(text, bundleConfigSchema, 'airlock.yaml', (msg) => new AirlockError('BAD_INPUT', `${file}: ${msg}`, { hint: 'see airlock bundle create --help and docs/bundle-format.md' }));
   const base = dirname(resolve(file));
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  return {
+  const config: BundleConfig = {
     file,
     images: (doc.images ?? []).map((e, n) => {
       const where = `${file} images.${n}`;
@@ -73,6 +73,13 @@ export function parseBundleConfig(text: string, file: string): BundleConfig {
     }),
     charts: (doc.charts ?? []).map((c, n) => ({ ...c, ...(c.file ? { file: rel(c.file) } : {}), ...(c.values ? { values: c.values.map(rel) } : {}), where: `${file} charts.${n}` })),
   };
+  const names = new Map<string, string>();
+  for (const f of config.files) {
+    const other = names.get(f.name);
+    if (other) throw new AirlockError('BAD_INPUT', `${f.where}: the name ${f.name} is already taken by ${other}`, { hint: 'give name: to tell the files apart' });
+    names.set(f.name, f.where);
+  }
+  return config;
 }
 
 export async function readBundleConfig(file: string): Promise<BundleConfig> {

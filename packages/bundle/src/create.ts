@@ -141,6 +141,9 @@ export async function planBundle(config: BundleConfig, jobs: ImageJob[], o: Crea
   const chartImages: ImageJob[] = [];
   for (const spec of config.charts) {
     const chart = await chartSource(spec.where).fetch(spec, { registries: o.registries });
+    if (chartEntries.some((c) => c.name === chart.name && c.version === chart.version)) {
+      throw new AirlockError('USAGE', `${spec.where}: chart ${chart.name} ${chart.version} is listed twice`);
+    }
     for (const b of chart.blobs) writer.addBlob(b.desc, b.open);
     writer.addManifest(chart.manifest);
     writer.setRef(`charts/${chart.name}:${chart.version.replace(/\+/g, '_')}`, { mediaType: chart.manifest.mediaType, digest: chart.manifest.digest, size: chart.manifest.bytes.length });

@@ -43,6 +43,7 @@ describe('airlock.yaml', () => {
     expect(() => parseBundleConfig('images: [a]\nextra: 1\n', 'a.yaml')).toThrow(/a\.yaml: invalid airlock\.yaml.*extra/);
     expect(() => parseBundleConfig('charts:\n  - file: x.tgz\n    oci: oci://r/x:1\n', 'a.yaml')).toThrow(/exactly one of repo/);
     expect(() => parseBundleConfig('images: []\n', 'a.yaml')).toThrow(/at least one/);
+    expect(() => parseBundleConfig('files:\n  - a/x.txt\n  - b/x.txt\n', 'a.yaml')).toThrow(/a\.yaml files\.1: the name x\.txt is already taken by a\.yaml files\.0/);
   });
 });
 
