@@ -39,6 +39,13 @@ describe('airlock.yaml', () => {
     expect(c.charts[0]!.file).toBe('/srv/charts/app-1.0.0.tgz');
     expect(c.charts[1]!['images-from-chart']).toBe(true);
   });
+  it('the worked example in examples/bundle is valid', () => {
+    const file = path.resolve(__dirname, '..', '..', '..', 'examples', 'bundle', 'airlock.yaml');
+    const c = parseBundleConfig(readFileSync(file, 'utf8'), file);
+    expect(c.images.length).toBe(3);
+    expect(c.files.map((f) => f.name)).toEqual(['install.pdf', 'config']);
+  });
+
   it('refuses unknown keys and a chart with two sources, naming where', () => {
     expect(() => parseBundleConfig('images: [a]\nextra: 1\n', 'a.yaml')).toThrow(/a\.yaml: invalid airlock\.yaml.*extra/);
     expect(() => parseBundleConfig('charts:\n  - file: x.tgz\n    oci: oci://r/x:1\n', 'a.yaml')).toThrow(/exactly one of repo/);
