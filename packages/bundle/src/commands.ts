@@ -13,7 +13,7 @@ import { bundleCreateStep, bundleDiffStep, bundleExtractStep, bundleListStep, bu
 import { loadBundle, planLoad } from './load.js';
 import { buildLoadReport, loadJunit, loadOutputValues } from './report.js';
 import { parseSize } from './size.js';
-import { checkSignatures, signInventory, verifyInventorySignature } from './trust.js';
+import { checkSignatures, inventorySigner, verifyInventorySignature } from './trust.js';
 import { chartTarget } from './charts.js';
 
 export type SetExit = (code: number) => void;
@@ -84,6 +84,7 @@ async function runCreate(o: Opts): Promise<number> {
   const created = creationTime(process.env);
   const since = o.since ? await readInventoryOf(String(o.since)) : undefined;
   const concurrency = concurrencyOf(o);
+  const signer = o.signKey ? await inventorySigner(String(o.signKey), str(o.passwordFile)) : undefined;
   const registries = registriesFrom(connectionFlags(o));
   const started = Date.now();
   try {
@@ -116,7 +117,7 @@ async function runCreate(o: Opts): Promise<number> {
         hint: `${failed[0]!.error?.message ?? ''}; nothing was written`,
       });
     }
-    const signature = o.signKey ? await signInventory(plan.inventoryBytes, String(o.signKey), str(o.passwordFile)) : undefined;
+    const signature = signer?.(plan.inventoryBytes);
     const meta = { inventory: plan.inventoryBytes, ...(signature ? { signature } : {}) };
     const size = plan.writer.size(meta);
     const inv = plan.inventory;

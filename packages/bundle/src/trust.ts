@@ -9,15 +9,20 @@ import type { ImageJob } from './create.js';
  * `airlock verify` (keys or a policy) run against each image at its source before it is bundled.
  */
 
-/** A Sigstore bundle (JSON) over the inventory bytes, signed with a cosign private key. */
-export async function signInventory(inventory: Buffer, keyFile: string, passwordFile: string | undefined): Promise<Buffer> {
+/**
+ * Load the cosign private key now (a wrong password fails before any image is read) and return
+ * what signs the inventory: a Sigstore bundle (JSON) over its bytes.
+ */
+export async function inventorySigner(keyFile: string, passwordFile: string | undefined): Promise<(inventory: Buffer) => Buffer> {
   const [{ loadPrivateKey, keyPassword, cosignToAirlock }, { buildKeyBlobBundle }] = await Promise.all([import('@airlock/signing'), import('@airlock/cosign')]);
   const pair = await loadPrivateKey(keyFile, await keyPassword({ ...(passwordFile ? { passwordFile } : {}) }));
-  try {
-    return Buffer.from(`${JSON.stringify(buildKeyBlobBundle({ privateKey: pair.privateKey, artifact: inventory }))}\n`);
-  } catch (e) {
-    throw cosignToAirlock(e, `signing the inventory with ${keyFile}`);
-  }
+  return (inventory) => {
+    try {
+      return Buffer.from(`${JSON.stringify(buildKeyBlobBundle({ privateKey: pair.privateKey, artifact: inventory }))}\n`);
+    } catch (e) {
+      throw cosignToAirlock(e, `signing the inventory with ${keyFile}`);
+    }
+  };
 }
 
 /** Check the inventory's signature with any of the keys; throws (exit 1) when none verifies. */
