@@ -86,6 +86,12 @@ describe('airlock bundle: hostile input is refused and nothing is written', () =
     ['oversized JSON', /larger than the 4096 bytes allowed/, () => entries.map((e) => (e.header.name === 'oci-layout' ? { header: { name: 'oci-layout', type: 'file' }, data: Buffer.from(`{"imageLayoutVersion":"1.0.0"${' '.repeat(5000)}}`) } : e))],
     ['a truncated tar', /truncated/, () => readFileSync(good).subarray(0, Math.floor(readFileSync(good).length / 2))],
     ['a tar without its end blocks', /truncated/, () => readFileSync(good).subarray(0, readFileSync(good).length - 1024)],
+    ['an index.json that points a name elsewhere', /does not point at/, () => entries.map((e) => {
+      if (e.header.name !== 'index.json') return e;
+      const idx = JSON.parse(e.data!.toString()) as { manifests: { digest: string }[] };
+      [idx.manifests[0]!.digest, idx.manifests[1]!.digest] = [idx.manifests[1]!.digest, idx.manifests[0]!.digest];
+      return { ...e, data: Buffer.from(JSON.stringify(idx)) };
+    })],
     ['an inventory that does not match its checksum', /does not match airlock-inventory\.json\.sha256/, () => entries.map((e) => (e.header.name === 'airlock-inventory.json' ? { ...e, data: Buffer.from(e.data!.toString().replace('"schemaVersion": 1', '"schemaVersion":  1')) } : e))],
   ];
 

@@ -221,6 +221,12 @@ export class BundleArchive {
       if (!this.blobs.has(d.digest)) throw damaged(`${this.#what(BUNDLE_FILES.index)}: ${name} points at ${d.digest}, which the bundle does not hold`);
       this.refs.set(name, d);
     }
+    // Each entry of the inventory must be what index.json names (the signature covers the inventory).
+    for (const e of this.inventory.entries) {
+      const ref = e.kind === 'image' ? e.name : e.kind === 'chart' ? `charts/${e.name}:${e.version.replace(/\+/g, '_')}` : undefined;
+      if (ref !== undefined && this.refs.get(ref)?.digest !== e.digest) throw damaged(`${this.#what(BUNDLE_FILES.index)}: ${ref} does not point at ${e.digest} as the inventory says`);
+      if (!this.blobs.has(e.digest)) throw damaged(`${this.display}: the inventory's ${e.kind} ${e.name} (${e.digest}) is not in the archive`);
+    }
   }
 
   #outside(e: TarIndexEntry): AirlockError {
