@@ -16,6 +16,7 @@ export const entrypoints = {
   sync: 'packages/sync/src/main.ts',
   sign: 'packages/sign/src/main.ts',
   verify: 'packages/verify/src/main.ts',
+  bundle: 'packages/bundle/src/main.ts',
   image: 'packages/image/src/main.ts',
   doctor: 'packages/doctor/src/main.ts',
   chart: 'packages/chart/src/main.ts',

@@ -5,9 +5,9 @@ describe('airlock --help teaches', () => {
   it('lists every command, and each command (loaded lazily or not) explains itself', async () => {
     const top = await runCli(['--help']);
     expect(top.code).toBe(0);
-    const commands = ['copy', 'mirror', 'key', 'sign', 'attest', 'attach', 'sign-blob', 'verify', 'verify-attestation', 'verify-blob', 'doctor', 'chart', 'image', 'sync', 'deploy-image'];
+    const commands = ['copy', 'mirror', 'key', 'sign', 'attest', 'attach', 'sign-blob', 'verify', 'verify-attestation', 'verify-blob', 'doctor', 'chart', 'image', 'sync', 'deploy-image', 'bundle'];
     for (const c of commands) expect(top.stdout).toMatch(new RegExp(`\\n  ${c}\\b`));
-    for (const args of [['copy'], ['mirror'], ['sign'], ['attest'], ['sign-blob'], ['verify'], ['verify-attestation'], ['verify-blob'], ['doctor'], ['key', 'generate'], ['attach', 'sbom'], ['chart', 'copy'], ['chart', 'images'], ['image', 'build'], ['sync'], ['deploy-image']]) {
+    for (const args of [['copy'], ['mirror'], ['sign'], ['attest'], ['sign-blob'], ['verify'], ['verify-attestation'], ['verify-blob'], ['doctor'], ['key', 'generate'], ['attach', 'sbom'], ['chart', 'copy'], ['chart', 'images'], ['image', 'build'], ['sync'], ['deploy-image'], ['bundle', 'create'], ['bundle', 'load'], ['bundle', 'verify']]) {
       const r = await runCli([...args, '--help']);
       expect(r.code, `${args.join(' ')} --help`).toBe(0);
       expect(r.stdout, `${args.join(' ')} --help`).toMatch(/Usage: airlock /);

@@ -4,6 +4,7 @@ import { AIRLOCK_VERSION, lazyCommand, runCli } from '@airlock/step-kit';
 import { imageBuildStep } from '@airlock/image/inputs';
 import { attestStep, signBlobStep, signStep } from '@airlock/sign/inputs';
 import { verifyAttestationStep, verifyBlobStep, verifyStep } from '@airlock/verify/inputs';
+import { BUNDLE_SUMMARY } from '@airlock/bundle/inputs';
 import { doctorStep } from '@airlock/doctor/inputs';
 import { chartGroupSummary } from '@airlock/chart/inputs';
 import { syncStep } from '@airlock/sync/inputs';
@@ -14,6 +15,7 @@ export const VERSION = AIRLOCK_VERSION;
 // Signing and verification pull in the sigstore libraries: load them only for those commands.
 const sign = () => import('@airlock/sign');
 const verify = () => import('@airlock/verify');
+const bundle = () => import('@airlock/bundle');
 const image = () => import('@airlock/image');
 const chart = () => import('@airlock/chart');
 const deploy = () => import('@airlock/deploy');
@@ -36,6 +38,7 @@ void runCli((setExit) =>
     .addCommand(lazyCommand('verify-attestation', verifyAttestationStep.summary, async () => (await verify()).buildVerifyAttestationCommand, setExit))
     .addCommand(lazyCommand('image', `${imageBuildStep.summary} (image build)`, async () => (await image()).buildImageCommand, setExit))
     .addCommand(lazyCommand('verify-blob', verifyBlobStep.summary, async () => (await verify()).buildVerifyBlobCommand, setExit))
+    .addCommand(lazyCommand('bundle', BUNDLE_SUMMARY, async () => (await bundle()).buildBundleCommand, setExit))
     .addCommand(lazyCommand('doctor', doctorStep.summary, async () => (await import('@airlock/doctor')).buildDoctorCommand, setExit))
     .addCommand(lazyCommand('chart', chartGroupSummary, async () => (await chart()).buildChartCommand, setExit))
     .addCommand(lazyCommand('deploy-image', deployImageStep.summary, async () => (await deploy()).buildDeployImageCommand, setExit))
