@@ -36,7 +36,7 @@ describe('generated CI wrappers', () => {
       const spec = parse(readFileSync(path.join(repoRoot, 'gitlab-templates/templates', `${name}.yml`), 'utf8').split(/^---$/m)[0]!) as { spec: { inputs: Record<string, unknown>; description?: unknown } };
       expect(spec.spec.description).toBeUndefined();
       const own = step.inputs.filter((i) => !i.secret && !i.cliOnly && !fixed.has(i.name)).map((i) => i.name);
-      const extra = ['job-prefix', 'stage', 'job-image', 'bundle', 'bundle-sha256', ...(name === 'mirror' ? ['parallel'] : []), ...(name === 'report-merge' ? ['needs'] : [])];
+      const extra = ['job-prefix', 'stage', 'job-image', 'bundle', 'bundle-sha256', ...(['mirror', 'sync'].includes(name) ? ['parallel'] : []), ...(name === 'report-merge' ? ['needs'] : [])];
       expect(Object.keys(spec.spec.inputs).sort()).toEqual([...extra, ...own].sort());
       for (const i of step.inputs.filter((x) => !x.cliOnly && !['shard', 'dotenv'].includes(x.name))) expect(action.inputs, i.name).toHaveProperty([i.name]);
       for (const o of step.outputs ?? []) expect(action.outputs).toHaveProperty([o.name]);

@@ -9,7 +9,7 @@ const output: InputDef[] = [
 ];
 
 const bundleArg: InputDef = {
-  name: 'bundle',
+  name: 'bundle-file',
   type: 'string[]',
   positional: true,
   required: true,
@@ -23,6 +23,7 @@ const inventoryKey: InputDef[] = [
 
 export const bundleCreateStep: StepDef = {
   name: 'create',
+  ci: { component: 'bundle-create', command: ['bundle', 'create'], fileCredentials: { 'sign-key': 'keyCredentialsId' }, example: { file: 'airlock.yaml', output: 'airlock-bundle.tar', 'split-size': '4G' } },
   summary: 'Write images (with signatures and referrers), files and charts into one verified bundle file for physical media',
   inputs: [
     { name: 'file', type: 'string', required: true, short: 'f', valueName: 'airlock.yaml', description: 'what goes in: images:, files:, charts: (see below and docs/bundle-format.md)' },
@@ -97,6 +98,7 @@ ${EXIT_CODES_HELP}`,
 
 export const bundleLoadStep: StepDef = {
   name: 'load',
+  ci: { component: 'bundle-load', command: ['bundle', 'load'], example: { 'bundle-file': ['/media/usb/airlock-bundle.tar'], to: '$CI_REGISTRY/mirror', key: ['cosign.pub'] } },
   summary: 'Push a bundle\'s images (with signatures and referrers) into a registry or an OCI layout, verifying as it reads',
   inputs: [
     bundleArg,
