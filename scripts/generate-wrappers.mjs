@@ -151,7 +151,7 @@ function gitlabTemplate(w) {
   const spec = [
     ['job-prefix', ['default: "airlock-"', 'description: "prefix of the job name (the job is <prefix><component>)"']],
     ['stage', ['default: "test"', 'description: "stage of the job"']],
-    ['job-image', ['default: "node:20-bookworm-slim"', 'description: "image the job runs in: in an air-gapped network, the Airlock runner image of your registry (any image with node >= 20 and sha256sum)"']],
+    ['job-image', ['default: "$CI_REGISTRY/airlock/runner:0.1.0"', 'description: "image the job runs in: the Airlock runner image (airlock image build --base <your node:20 image> --to $CI_REGISTRY/airlock/runner:0.1.0), or any image with node >= 20 and sha256sum plus the bundle input"']],
     ['bundle', ['default: "/opt/airlock/airlock.cjs"', `description: ${q('the Airlock bundle: a path in the image, or a URL on this GitLab (e.g. $CI_API_V4_URL/projects/ID/packages/generic/airlock/VERSION/airlock.cjs), fetched with the CI_JOB_TOKEN')}`]],
     ['bundle-sha256', ['default: ""', `regex: ${q('^([a-f0-9]{64})?$')}`, 'description: "SHA-256 (hex) the bundle must have; required when bundle is a URL"']],
   ];

@@ -1,4 +1,4 @@
-import { AirlockError, describeLocation, runTransfers, toAirlockError, type ImageResult, type Location, type RetryPolicy, type TransferJob } from '@airlock/oci';
+import { AirlockError, describeLocation, failedResult, runTransfers, type ImageResult, type Location, type RetryPolicy, type TransferJob } from '@airlock/oci';
 import {
   formatBytes,
   formatDuration,
@@ -83,19 +83,7 @@ function settleFrom(jobs: TransferJob[], done: ImageResult[], e: unknown): Image
 
 /** Every job failed with the same error (the run itself broke before producing results). */
 function allFailed(jobs: TransferJob[], e: unknown): ImageResult[] {
-  const err = toAirlockError(e);
-  return jobs.map((j) => ({
-    source: nameOf(j.source),
-    destination: nameOf(j.destination),
-    status: 'failed',
-    error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
-    blobs: { copied: 0, skipped: 0, mounted: 0 },
-    bytes: 0,
-    manifests: 0,
-    referrers: 0,
-    retries: 0,
-    durationMs: 0,
-  }));
+  return jobs.map((j) => failedResult(nameOf(j.source), nameOf(j.destination), e, 0));
 }
 
 /**

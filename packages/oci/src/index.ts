@@ -34,6 +34,7 @@ export * from './transfer/walk.js';
 export * from './util/limit.js';
 export * from './util/body.js';
 export * from './util/quote.js';
+export * from './util/fs.js';
 export * from './util/temp.js';
 export * from './transfer/run.js';
 export * from './attach/index.js';

@@ -1,7 +1,6 @@
-import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AirlockError, shorten, tempPathFor, trackTemp, untrackTemp } from '@airlock/oci';
+import { AirlockError, existingAncestor, shorten, statOf, tempPathFor, trackTemp, untrackTemp, writable } from '@airlock/oci';
 
 /** Write a report atomically (temp + rename), creating its directory; the temp file never stays. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
@@ -17,38 +16,6 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
     throw new AirlockError('IO', `cannot write ${shorten(path)}: ${code}`, { hint: 'check the path, its permissions and free space', cause: e });
   } finally {
     untrackTemp(tmp);
-  }
-}
-
-function statOf(p: string): Stats | undefined {
-  try {
-    return statSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function writable(p: string): boolean {
-  try {
-    accessSync(p, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The nearest existing ancestor of `path` (itself excluded), and whether one on the way is a file.
- * Used to check, before any work, that a file or directory could be created at `path`.
- */
-export function existingAncestor(path: string): { dir: string; stats: Stats } {
-  let cur = dirname(resolve(path));
-  for (;;) {
-    const st = statOf(cur);
-    if (st) return { dir: cur, stats: st };
-    const up = dirname(cur);
-    if (up === cur) return { dir: cur, stats: statSync(cur) };
-    cur = up;
   }
 }
 

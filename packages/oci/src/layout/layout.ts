@@ -1,4 +1,4 @@
-import { accessSync, constants, createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { type Manifest, parseManifest } from '../manifest/parse.js';
 import { type Descriptor, descriptorSchema } from '../manifest/schema.js';
 import { shorten } from '../util/quote.js';
 import { reclaimStaleTemps, tempPathFor, trackTemp, untrackTemp } from '../util/temp.js';
+import { statOf, writable } from '../util/fs.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -48,23 +49,6 @@ function parseIndex(dir: string, text: string): LayoutIndex {
     throw layoutInputError(dir, `index.json is not an OCI image index${i?.path.length ? ` (at ${i.path.map(String).join('.')})` : ''}`, DAMAGED_HINT);
   }
   return r.data;
-}
-
-function statOrUndefined(p: string) {
-  try {
-    return statSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function canWrite(p: string): boolean {
-  try {
-    accessSync(p, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The nearest existing ancestor directory of `p` (p excluded). */
@@ -121,10 +105,10 @@ export class OciLayout {
    * layout not damaged, the place writable. Problems are input errors (exit 2).
    */
   static checkWritable(dir: string): void {
-    const st = statOrUndefined(dir);
+    const st = statOf(dir);
     if (st && !st.isDirectory()) throw layoutInputError(dir, 'is a file, not a directory', 'oci: names a directory to write the layout in; choose another path');
     if (st) {
-      if (!canWrite(dir)) throw layoutInputError(dir, 'is not writable', 'check its permissions, or choose another directory');
+      if (!writable(dir)) throw layoutInputError(dir, 'is not writable', 'check its permissions, or choose another directory');
       if (existsSync(join(dir, 'oci-layout'))) {
         let text: string | undefined;
         try {
@@ -137,9 +121,9 @@ export class OciLayout {
       return;
     }
     const anc = nearestExisting(dir);
-    const ast = statOrUndefined(anc);
+    const ast = statOf(anc);
     if (!ast?.isDirectory()) throw layoutInputError(dir, `${shorten(anc)} is not a directory`, 'choose a path under an existing directory');
-    if (!canWrite(anc)) throw layoutInputError(dir, `cannot be created: ${shorten(anc)} is not writable`, 'choose a directory you can write to');
+    if (!writable(anc)) throw layoutInputError(dir, `cannot be created: ${shorten(anc)} is not writable`, 'choose a directory you can write to');
   }
 
   static async openForRead(dir: string): Promise<OciLayout> {

@@ -178,7 +178,8 @@ function stoppedBy(signal: AbortSignal | undefined): Promise<never> | undefined 
   return p;
 }
 
-function failedResult(source: string, destination: string, e: unknown, durationMs: number): ImageResult {
+/** An image that failed before (or instead of) being copied: its error, nothing moved. */
+export function failedResult(source: string, destination: string, e: unknown, durationMs: number): ImageResult {
   const err = toAirlockError(e);
   return {
     source,
