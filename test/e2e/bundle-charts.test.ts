@@ -176,6 +176,21 @@ describe('airlock bundle with charts from repositories and registries', () => {
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
 
+  it('a local .tgz with images-from-chart and values: files: the values file picks the image', async () => {
+    const tgz = await buildChart({ name: 'job', version: '0.1.0', valuesYaml: ['image:', `  repository: ${upstream.host}/acme/img-0`, '  tag: "0.9"', ''].join('\n') });
+    writeFileSync(path.join(dir, 'job-0.1.0.tgz'), tgz);
+    writeFileSync(path.join(dir, 'prod-values.yaml'), 'image:\n  tag: "1.0"\n');
+    const yaml = path.join(dir, 'local.yaml');
+    writeFileSync(yaml, ['charts:', '  - file: job-0.1.0.tgz', '    images-from-chart: true', '    values: [prod-values.yaml]', ''].join('\n'));
+    const b = path.join(dir, 'local.tar');
+    const c = await runCli(['bundle', 'create', '-f', yaml, '-o', b], { env });
+    expect(c.code, c.stderr).toBe(0);
+    const inv = inventorySchema.parse((JSON.parse((await runCli(['bundle', 'list', b, '--json'])).stdout) as { inventory: unknown }).inventory);
+    expect(inv.entries.filter((e) => e.kind === 'image').map((e) => e.name)).toEqual([`${upstream.host}/acme/img-0:1.0`]);
+    const chart = inv.entries.find((e) => e.kind === 'chart');
+    expect(chart?.kind === 'chart' && chart.images).toEqual([`${upstream.host}/acme/img-0:1.0`]);
+  });
+
   it('--chart-repo that is not a URL is a usage error (exit 2)', async () => {
     const r = await runCli(['bundle', 'load', path.join(dir, 'no-such.tar'), '--to', `${airgapped.host}/x`, '--chart-repo', 'charts.internal']);
     expect(r.code).toBe(2);
