@@ -264,12 +264,6 @@ describe('airlock bundle: registry → bundle → verify → load → verify sig
     expect(m.layers[0]!.mediaType).toBe('application/vnd.cncf.helm.chart.content.v1.tar+gzip');
     expect(m.layers[0]!.digest).toBe(`sha256:${sha256(tgz)}`);
     expect(m.annotations['org.opencontainers.image.version']).toBe('1.2.3+build.1');
-
-    writeFileSync(yaml, 'charts:\n  - repo: https://charts.example.com\n    name: app\n    version: 1.0.0\n');
-    const r = await runCli(['bundle', 'create', '-f', yaml, '-o', path.join(dir, 'repo-chart.tar')]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/chart module/);
-    expect(existsSync(path.join(dir, 'repo-chart.tar'))).toBe(false);
   });
 
   it('a platform filter records both digests; loads into a registry and an OCI layout', async () => {

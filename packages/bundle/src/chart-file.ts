@@ -10,9 +10,10 @@ import type { ChartArtifact, ChartSource } from './charts.js';
 import type { ChartSpec } from './config.js';
 
 /**
- * The one chart source this package carries itself: a local `.tgz` (`charts: - file: …`), stored as
- * the Helm OCI artifact `helm push` writes. Charts from an HTTP repository or an OCI registry, and
- * `images-from-chart`, come from the chart module (registerCharts), which replaces this.
+ * The local reader: a `.tgz` (`charts: - file: …`) stored as the Helm OCI artifact `helm push`
+ * writes, without a `created` annotation (reproducible). The default ChartSource (charts-helm.ts)
+ * uses it for file: charts; charts from an HTTP repository or an OCI registry, and
+ * `images-from-chart`, are handled there over @airlock/helm.
  */
 
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
@@ -95,12 +96,12 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 export const localChartSource: ChartSource = {
   async fetch(spec: ChartSpec & { where: string }): Promise<ChartArtifact> {
     if (!spec.file) {
-      throw new AirlockError('USAGE', `${spec.where}: charts from ${spec.repo ? 'an HTTP repository (repo:)' : 'a registry (oci:)'} need the chart module, which this build does not include`, {
-        hint: 'helm pull the chart and list it as file: ./NAME-VERSION.tgz',
+      throw new AirlockError('USAGE', `${spec.where}: the local chart reader reads file: charts only, not ${spec.repo ? 'repo:' : 'oci:'}`, {
+        hint: 'use the default chart source (charts-helm.ts), or helm pull the chart and list it as file: ./NAME-VERSION.tgz',
       });
     }
     if (spec['images-from-chart']) {
-      throw new AirlockError('USAGE', `${spec.where}: images-from-chart needs the chart module, which this build does not include`, { hint: 'list the chart\'s images under images:' });
+      throw new AirlockError('USAGE', `${spec.where}: the local chart reader does not read images-from-chart`, { hint: 'use the default chart source (charts-helm.ts), or list the chart\'s images under images:' });
     }
     const file = spec.file;
     let size: number;

@@ -1,14 +1,15 @@
 import type { Readable } from 'node:stream';
 import { type Descriptor, type Manifest, type Registries } from '@airlock/oci';
 import type { ChartSpec } from './config.js';
-import { localChartSource } from './chart-file.js';
+import { helmChartSource, helmChartTarget } from './charts-helm.js';
 
 /**
- * The seam to the chart code (issue 10's `chart copy` / `chart images`): `bundle create` asks a
- * ChartSource for each `charts:` entry and stores what it returns like any other OCI artifact; the
- * images a chart declares (images-from-chart) join the bundle as image entries. `bundle load`
- * hands chart entries to a ChartTarget (an OCI registry as helm push does, or a ChartMuseum
- * upload). The chart module registers both with registerCharts(); nothing else here changes.
+ * The seam to the chart library (`@airlock/helm`): `bundle create` asks a ChartSource for each
+ * `charts:` entry and stores what it returns like any other OCI artifact; the images a chart
+ * declares (images-from-chart) join the bundle as image entries. `bundle load --chart-repo URL`
+ * hands chart entries to a ChartTarget (a ChartMuseum upload); without it, charts are loaded as
+ * stored, to PREFIX/charts/NAME:VERSION. Both default to the implementations over @airlock/helm
+ * (charts-helm.ts); registerCharts() replaces them (tests, other builds).
  */
 
 /** A chart as a Helm OCI artifact (what `helm push` writes), ready to store. */
@@ -26,7 +27,8 @@ export interface ChartArtifact {
 }
 
 export interface ChartSource {
-  fetch(spec: ChartSpec & { where: string }, ctx: { registries: Registries }): Promise<ChartArtifact>;
+  /** created: the bundle's creation time, for the `org.opencontainers.image.created` of a built artifact. */
+  fetch(spec: ChartSpec & { where: string }, ctx: { registries: Registries; created?: Date }): Promise<ChartArtifact>;
 }
 
 /** Where `bundle load --chart-repo URL` (or an OCI prefix) puts a chart read from the bundle. */
@@ -34,19 +36,20 @@ export interface ChartTarget {
   push(chart: { name: string; version: string; manifest: Manifest; open: (d: Descriptor) => Promise<Readable> }, ctx: { registries: Registries; chartRepo?: string; to?: string }): Promise<{ destination: string; status: 'pushed' | 'exists' }>;
 }
 
-let source: ChartSource | undefined;
-let target: ChartTarget | undefined;
+let source: ChartSource = helmChartSource;
+let target: ChartTarget = helmChartTarget;
 
 export function registerCharts(impl: { source?: ChartSource; target?: ChartTarget }): void {
   if (impl.source) source = impl.source;
   if (impl.target) target = impl.target;
 }
 
-/** The registered chart module, else the local-.tgz reader (which refuses repo:/oci: charts with a hint). */
+/** The chart source (default: repo:, oci: and file: charts over @airlock/helm). */
 export function chartSource(_where: string): ChartSource {
-  return source ?? localChartSource;
+  return source;
 }
 
-export function chartTarget(): ChartTarget | undefined {
+/** Where --chart-repo uploads go (default: ChartMuseum over @airlock/helm). */
+export function chartTarget(): ChartTarget {
   return target;
 }

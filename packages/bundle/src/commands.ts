@@ -237,23 +237,28 @@ async function runLoad(args: string[], o: Opts): Promise<number> {
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1024)) throw new AirlockError('USAGE', `--chunk-size must be at least 1024 bytes, got ${String(o.chunkSize)}`);
   const concurrency = concurrencyOf(o);
   const chartRepo = str(o.chartRepo);
-  const charts = chartTarget();
-  if (chartRepo && !charts) throw new AirlockError('USAGE', '--chart-repo needs the chart module, which this build does not include', { hint: 'load charts with --to PREFIX (PREFIX/charts/NAME:VERSION), or extract them with bundle extract --chart' });
+  if (chartRepo && !/^https?:\/\//.test(chartRepo)) throw new AirlockError('USAGE', `--chart-repo "${chartRepo}" is not an http(s) URL`, { hint: 'give the ChartMuseum-compatible repository, e.g. https://charts.internal (charts are POSTed to URL/api/charts)' });
   const a = await openChecked(args, list(o.key), log);
   const registries = registriesFrom(connectionFlags(o));
   const started = Date.now();
   let results: ImageResult[];
   try {
     const planned = planLoad(a, { ...(to ? { to } : {}), rewrites });
-    const { notes, mounts } = planned;
-    // A registered chart module pushes charts itself (ChartMuseum, or OCI as helm push does).
-    const jobs = charts && (chartRepo || to) ? planned.jobs.filter((j) => j.kind !== 'chart') : planned.jobs;
-    if (charts && (chartRepo || to)) {
+    const { mounts } = planned;
+    const notes = chartRepo ? planned.notes.filter((n) => !n.startsWith('chart ')) : planned.notes;
+    // --chart-repo: the charts go to the chart repository (the ChartTarget), not PREFIX/charts/.
+    const jobs = chartRepo ? planned.jobs.filter((j) => j.kind !== 'chart') : planned.jobs;
+    if (chartRepo) {
+      const charts = chartTarget();
       for (const e of a.inventory.entries) {
         if (e.kind !== 'chart') continue;
+        if (o.dryRun) {
+          log.info(`chart ${e.name} ${e.version} → ${chartRepo} (dry run: not uploaded)`);
+          continue;
+        }
         const m = await a.readManifest({ digest: e.digest, mediaType: '' });
-        const r = await charts.push({ name: e.name, version: e.version, manifest: m, open: async (d) => a.openBlob(d) }, { registries, ...(chartRepo ? { chartRepo } : {}), ...(to ? { to } : {}) });
-        log.info(`✔ chart ${e.name} ${e.version} → ${r.destination} (${r.status})`);
+        const r = await charts.push({ name: e.name, version: e.version, manifest: m, open: async (d) => a.openBlob(d) }, { registries, chartRepo, ...(to ? { to } : {}) });
+        log.info(`✔ chart ${e.name} ${e.version} → ${r.destination} (${r.status === 'exists' ? 'already there' : 'uploaded'})`);
       }
     }
     for (const n of notes) log.info(`note: ${n}`);

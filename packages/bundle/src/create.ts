@@ -144,7 +144,7 @@ export async function planBundle(config: BundleConfig, jobs: ImageJob[], o: Crea
   const chartEntries: ChartEntry[] = [];
   const chartImages: ImageJob[] = [];
   for (const spec of config.charts) {
-    const chart = await chartSource(spec.where).fetch(spec, { registries: o.registries });
+    const chart = await chartSource(spec.where).fetch(spec, { registries: o.registries, created: o.created });
     if (chartEntries.some((c) => c.name === chart.name && c.version === chart.version)) {
       throw new AirlockError('USAGE', `${spec.where}: chart ${chart.name} ${chart.version} is listed twice`);
     }

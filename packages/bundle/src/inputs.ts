@@ -61,8 +61,13 @@ airlock.yaml (paths relative to it):
     - path: ./docs/install.pdf
     - path: ./config
       name: config
-  charts:                                  # a ChartSource; see docs/bundle-format.md
+  charts:                                  # stored as helm push does; see docs/bundle-format.md
     - file: ./charts/app-1.4.0.tgz
+    - repo: https://charts.example.com     # index.yaml; digest checked
+      name: web
+      version: ^1.4.0                      # exact or a semver range
+      images-from-chart: true              # the chart's images join the bundle
+    - oci: oci://registry.example.com/charts/api:1.4.0
 
 Examples:
   airlock bundle create -f airlock.yaml -o /media/usb/release-1.4.tar --split-size 4G --sign-key cosign.key

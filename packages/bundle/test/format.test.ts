@@ -44,6 +44,7 @@ describe('airlock.yaml', () => {
     const c = parseBundleConfig(readFileSync(file, 'utf8'), file);
     expect(c.images.length).toBe(3);
     expect(c.files.map((f) => f.name)).toEqual(['install.pdf', 'config']);
+    expect(c.charts.map((ch) => ch.file ?? ch.repo ?? ch.oci)).toEqual([path.resolve(path.dirname(file), 'charts/app-1.4.0.tgz'), 'https://charts.example.com', 'oci://registry.example.com/charts/api:1.4.0']);
   });
 
   it('refuses unknown keys and a chart with two sources, naming where', () => {

@@ -2,11 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { AirlockError } from '@airlock/oci';
 import { commandFor, connectionFlags, registriesFrom } from '@airlock/step-kit';
-import { copyChart, parseChartDestination } from './copy.js';
-import { chartHttpFor } from './http.js';
-import { chartImages, parseValues } from './images.js';
+import { chartHttpFor, chartImages, copyChart, parseChartDestination, parseChartSource, parseValues, resolveChart } from '@airlock/helm';
 import { chartCopyStep, chartGroupSummary, chartImagesStep } from './inputs.js';
-import { parseChartSource, resolveChart } from './resolve.js';
 
 export type SetExit = (code: number) => void;
 

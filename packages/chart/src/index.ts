@@ -1,19 +1,6 @@
 /**
- * Helm charts for air-gapped networks. What other steps (bundle, sync) call:
- *   resolveChart(spec, http)          → ResolvedChart {name, version, metadata, tgz, digest, prov?, oci?}
- *   pushChartOci(chart, 'oci://H/P')  → exactly as helm push (or the registry manifest unchanged)
- *   chartArtifact(chart, created)     → the helm-push artifact as an in-memory ContentSource + tag
- *   pushChartMuseum(chart, url, http) / writeChartToDir(chart, dir)
- *   chartImages(tgz, {values})        → the images the chart declares, and where
+ * `airlock chart copy|images`: the step. The chart library itself (resolve, push, ChartMuseum,
+ * repository directories, images) is `@airlock/helm`, which bundle and sync use too.
  */
-export * from './archive.js';
-export * from './metadata.js';
-export * from './http.js';
-export * from './resolve.js';
-export * from './oci.js';
-export * from './museum.js';
-export * from './repo-dir.js';
-export * from './images.js';
-export * from './copy.js';
 export * from './inputs.js';
 export * from './commands.js';
