@@ -312,6 +312,20 @@ function jenkinsEnvParameters(w) {
   return w.step.inputs.filter((i) => i.secret && i.env && i.name === 'registry').map((i) => `${camel(i.name)}: ${gq(i.env)}`);
 }
 
+/** `// ` comment lines of at most 120 characters (npm-groovy-lint's LineLength). */
+function wrapComment(text, width = 117) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(`// ${line}`);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(`// ${line}`);
+  return lines;
+}
+
 function jenkinsVar(w) {
   const inputs = wrapperInputs(w.step).filter((i) => i.name !== 'shard' || !w.parallel);
   const files = Object.fromEntries(Object.entries(reportFiles(w)).map(([k, v]) => [k, v.replace('-${CI_NODE_INDEX}', '')]));
@@ -319,7 +333,7 @@ function jenkinsVar(w) {
   const lines = [
     `// ${HEADER}`,
     `// ${w.jenkins}: airlock ${w.cli.join(' ')} (see ${w.jenkins}.txt).`,
-    `// ${w.step.summary}.`,
+    ...wrapComment(`${w.step.summary}.`),
     '',
     'def call(Map parameters = [:]) {',
     '    airlockExecute(',
