@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { writeBigImage } from './lib/bigimage.mjs';
 import { readLayout, verifyMirror } from './lib/ingest.mjs';
 import { startRegistry } from './lib/registry.mjs';
-import { cleanupAll, makeTempDir, mb, MB, pct, pool, ratio, run, sec } from './lib/util.mjs';
+import { makeTempDir, runBench, mb, MB, pct, pool, ratio, run, sec } from './lib/util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -232,10 +232,4 @@ async function main() {
   if (opts.json) writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-main()
-  .then(() => cleanupAll())
-  .catch(async (e) => {
-    process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
-    await cleanupAll();
-    process.exit(1);
-  });
+await runBench(main, 60);

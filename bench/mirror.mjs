@@ -12,7 +12,7 @@ import { startDelayProxy } from './delay-proxy.mjs';
 import { writeBigImage } from './lib/bigimage.mjs';
 import { pushBlobsRaw, readLayout, relayBlobs, verifyMirror } from './lib/ingest.mjs';
 import { startRegistry } from './lib/registry.mjs';
-import { cleanupAll, makeTempDir, mb, MB, median, onAsyncCleanup, pct, pool, ratio, run, sec } from './lib/util.mjs';
+import { makeTempDir, runBench, mb, MB, median, onAsyncCleanup, pct, pool, ratio, run, sec } from './lib/util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -587,18 +587,4 @@ function summarize(rss) {
   }
 }
 
-const deadline = setTimeout(() => {
-  process.stderr.write(`\nbench: gave up after ${opts.timeoutMin} min\n`);
-  void cleanupAll().finally(() => process.exit(3));
-}, opts.timeoutMin * 60_000);
-
-try {
-  await main();
-  clearTimeout(deadline);
-  await cleanupAll();
-} catch (e) {
-  clearTimeout(deadline);
-  process.stderr.write(`\nbench failed: ${e?.stack ?? e}\n`);
-  await cleanupAll();
-  process.exitCode = 1;
-}
+await runBench(main, opts.timeoutMin);

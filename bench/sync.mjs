@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDelayProxy } from './delay-proxy.mjs';
 import { startRegistry } from './lib/registry.mjs';
-import { cleanupAll, makeTempDir, mb, MB, median, onAsyncCleanup, pool, ratio, request, run, sec } from './lib/util.mjs';
+import { makeTempDir, runBench, mb, MB, median, onAsyncCleanup, pool, ratio, request, run, sec } from './lib/util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -264,18 +264,4 @@ async function main() {
   await src.stop();
 }
 
-const deadline = setTimeout(() => {
-  process.stderr.write(`\nbench: gave up after ${opts.timeoutMin} min\n`);
-  void cleanupAll().finally(() => process.exit(3));
-}, opts.timeoutMin * 60_000);
-
-try {
-  await main();
-  clearTimeout(deadline);
-  await cleanupAll();
-} catch (e) {
-  clearTimeout(deadline);
-  process.stderr.write(`\nbench failed: ${e?.stack ?? e}\n`);
-  await cleanupAll();
-  process.exitCode = 1;
-}
+await runBench(main, opts.timeoutMin);

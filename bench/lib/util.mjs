@@ -226,3 +226,24 @@ export function median(xs) {
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Run a benchmark's main: cleanup always (registries, proxies, temp dirs), exit 1 on failure,
+ * and give up after `timeoutMin` minutes (exit 3) so a stuck peer never holds the machine.
+ */
+export async function runBench(main, timeoutMin) {
+  const deadline = setTimeout(() => {
+    process.stderr.write(`\nbench: gave up after ${timeoutMin} min\n`);
+    void cleanupAll().finally(() => process.exit(3));
+  }, timeoutMin * 60_000);
+  try {
+    await main();
+    clearTimeout(deadline);
+    await cleanupAll();
+  } catch (e) {
+    clearTimeout(deadline);
+    process.stderr.write(`\nbench failed: ${e?.stack ?? e}\n`);
+    await cleanupAll();
+    process.exitCode = 1;
+  }
+}
