@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { backoffMs, retryAfterMs } from '@airlock/oci';
+import { backoffMs, retryAfterMs, TLS_ERROR_CODES } from '@airlock/oci';
 import type { Agent as AgentType, Dispatcher, EnvHttpProxyAgent as EnvHttpProxyAgentType, ProxyAgent as ProxyAgentType } from 'undici';
 import AgentImpl from 'undici/lib/dispatcher/agent.js';
 import EnvHttpProxyAgentImpl from 'undici/lib/dispatcher/env-http-proxy-agent.js';
@@ -79,16 +79,8 @@ const execCredentialSchema = z.object({
 const listSchema = z.object({ items: z.array(z.record(z.string(), z.unknown())).nullish() });
 
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_NOT_YET_VALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
+/** A certificate problem, or a plain-HTTP answer to TLS: both are the kubeconfig's TLS settings to fix. */
+const TLS_CODES = new Set([...TLS_ERROR_CODES, 'ERR_SSL_WRONG_VERSION_NUMBER']);
 
 function errCode(e: unknown): string | undefined {
   let cur: unknown = e;

@@ -96,7 +96,8 @@ const RETRY_CODES = new Set([
 /** What OpenSSL reports when the other end answers a TLS handshake in plain HTTP. */
 const PLAIN_HTTP_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
 
-const TLS_CODES = new Set([
+/** Node's codes for a certificate that is not trusted, not valid now, or not for this host. */
+export const TLS_ERROR_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -285,7 +286,7 @@ export class Transport {
             cause: e,
           });
         }
-        if (code && TLS_CODES.has(code)) {
+        if (code && TLS_ERROR_CODES.has(code)) {
           throw new AirlockError('TLS', `TLS verification failed for ${req.host}: ${code}`, {
             hint: `add its CA with --ca-file or /etc/docker/certs.d/${req.host}/ca.crt, or mark it --insecure-registry ${req.host}`,
             cause: e,
