@@ -51,7 +51,7 @@ describe('a 30-image mirror under a seeded fault rate (real registries behind th
   });
 
   const proxyTo = async (reg: TestRegistry, rate: number, seed: number) => {
-    const p = await startFaultProxy({ upstream: reg.host, rates: spreadRate(rate), seed, retryAfter: '1' });
+    const p = await startFaultProxy({ upstream: reg.host, rates: spreadRate(rate), seed, retryAfter: '1', everyKind: true });
     proxies.push(p);
     return p;
   };

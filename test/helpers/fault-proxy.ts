@@ -19,6 +19,8 @@ import type { AddressInfo, Socket } from 'node:net';
  * Only kinds that apply to a request are drawn for it (`flip` to blob bodies, `truncate` to GETs);
  * `rates` are per applicable request. It counts what it injected, records every request, stops
  * injecting after `maxFaults`, and closes by itself after `lifetimeMs` (it never outlives a test run).
+ * With `everyKind`, each kind with a rate is injected at least once (the first request it applies to
+ * that the RNG left alone), so a test that asserts "every kind was exercised" cannot miss by timing.
  */
 export type FaultKind = 'reset' | 'error' | 'throttle' | 'truncate' | 'flip';
 
@@ -43,6 +45,12 @@ export interface FaultProxyOptions {
   lifetimeMs?: number;
   /** Added before every request is handled: a distant registry (default 0). */
   latencyMs?: number;
+  /**
+   * Exercise every kind whose rate is above 0 at least once, whatever the draws: a request the RNG
+   * leaves alone gets the first kind that applies to it and has not been injected yet (default
+   * false). The requests' order depends on timing, so without this a rare kind can miss a run.
+   */
+  everyKind?: boolean;
 }
 
 export interface ProxiedRequest {
@@ -116,11 +124,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     if (opts.only && !opts.only({ method, path })) return undefined;
     const r = random();
     let acc = 0;
-    for (const k of applicable(method, path, hasBody)) {
+    const kinds = applicable(method, path, hasBody);
+    for (const k of kinds) {
       acc += rates[k] ?? 0;
       if (r < acc) return k;
     }
-    return undefined;
+    return opts.everyKind ? kinds.find((k) => (rates[k] ?? 0) > 0 && injected[k] === 0) : undefined;
   };
 
   const server = http.createServer((req, res) => {
