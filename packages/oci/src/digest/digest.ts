@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { AirlockError } from '../errors.js';
+import { noteBytesMoved } from '../util/reclaim.js';
 
 /** An OCI digest such as `sha256:<64 hex>`. */
 export type Digest = `${string}:${string}`;
@@ -119,6 +120,8 @@ export class VerifyingStream extends Transform {
     }
     this.#hash.update(chunk);
     this.onProgress?.(chunk.length);
+    // The read buffers this stream has consumed are garbage: have them released as it goes.
+    noteBytesMoved(chunk.length);
     // Everything arrived: check before the last chunk leaves.
     cb(this.#seen === this.expectedSize ? this.#fault(this.#check()) : null, chunk);
   }
