@@ -5,6 +5,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { lazyBuiltins, omitUnused } from './lean.mjs';
 import { bundledPackages, cyclonedx, spdx } from './sbom.mjs';
 
 const { bundleText } = createRequire(import.meta.url)('./compile-cache.cjs');
@@ -43,9 +44,10 @@ const metafiles = await Promise.all(
         sourcemap: false,
         minify: true,
         keepNames: true,
+        plugins: [omitUnused],
         logLevel: 'warning',
       });
-      const program = result.outputFiles[0].text;
+      const program = lazyBuiltins(result.outputFiles[0].text);
       // Wrapped so that it starts with a V8 code cache (see compile-cache.cjs).
       await mkdir('dist', { recursive: true });
       await writeFile(outfile, bundleText(name, program, `Airlock ${name}: one self-contained file, run it with node >= 20.`));

@@ -7,6 +7,7 @@
 //
 // Writes: gitlab-templates/{templates/*.yml,README.md,.gitlab-ci.yml}, jenkins/vars/airlock*.{groovy,txt}
 // (not airlockExecute.groovy, which is written by hand), action.yml and dist/action.cjs.
+import { lazyBuiltins, omitUnused } from './lean.mjs';
 import { build } from 'esbuild';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -455,6 +456,7 @@ async function actionBundle() {
     entryPoints: [path.join(root, 'packages/action/src/main.ts')],
     // The step list as generated now (also when writing elsewhere with --out).
     plugins: [
+      omitUnused,
       {
         name: 'steps',
         setup: (b) => {
@@ -475,7 +477,7 @@ async function actionBundle() {
     absWorkingDir: root,
     banner: { js: `// Airlock GitHub action (action.yml). ${HEADER} Run by the runner as: node dist/action.cjs` },
   });
-  return result.outputFiles[0].text;
+  return lazyBuiltins(result.outputFiles[0].text);
 }
 
 // ---------- write ----------

@@ -19,6 +19,8 @@ export function bundledPackages(metafiles, root = '.') {
   const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
   const dirs = new Set();
   for (const m of metafiles) for (const input of Object.keys(m.inputs)) {
+    // A module a plugin made (`namespace:path`, see omit-unused.mjs) is not a package's file.
+    if (/^[\w-]+:/.test(input)) continue;
     const d = packageDirOf(input);
     if (d) dirs.add(d);
   }
