@@ -4,19 +4,10 @@ import { AirlockError } from '../errors.js';
 import type { Manifest } from '../manifest/parse.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { RegistryClient } from '../registry/client.js';
-import { backoffMs } from '../registry/transport.js';
 import { pushBlob, type BlobOpener, type UploadOptions, type UploadOutcome } from '../registry/upload.js';
-import { sleep } from '../util/sleep.js';
-import type { ContentSink, ContentSource, OpenBlobOptions, RetryBudget } from './types.js';
+import { ResumableRead } from './resumable-read.js';
+import type { ContentSink, ContentSource, OpenBlobOptions } from './types.js';
 
-interface ReadState {
-  /** The response body being read now. */
-  body: Readable;
-  /** The reader stopped (destroyed the stream): do not continue. */
-  closed: boolean;
-  /** Requests made for this blob so far. */
-  attempts: number;
-}
 
 /** One repository of a registry, as a source and a sink. */
 export class RegistryRepo implements ContentSource, ContentSink {
@@ -45,70 +36,20 @@ export class RegistryRepo implements ContentSource, ContentSink {
   async openBlob(desc: Descriptor, opts: OpenBlobOptions = {}): Promise<Readable> {
     const first = await this.client.getBlobFrom(this.repository, desc, 0);
     const what = `${this.name}@${desc.digest}`;
-    const budget = opts.budget ?? { left: this.client.transport.retryPolicy.retries };
-    const state: ReadState = { body: first.body, closed: false, attempts: 1 };
-    const raw = Readable.from(this.#resumable(desc, state, budget), { objectMode: false });
-    raw.on('close', () => {
-      state.closed = true;
-      if (!state.body.destroyed && !state.body.readableEnded) state.body.destroy();
+    const transport = this.client.transport;
+    const url = `${this.client.host}/v2/${this.repository}/blobs/${desc.digest}`;
+    const raw = new ResumableRead(first.body, (offset) => this.client.getBlobFrom(this.repository, desc, offset), {
+      size: desc.size,
+      budget: opts.budget ?? { left: transport.retryPolicy.retries },
+      policy: transport.retryPolicy,
+      noteRetry: (info) => transport.noteRetry({ url, ...info }),
     });
     const readError = (e: unknown) =>
-      new AirlockError('NETWORK', `${what}: reading the source failed: ${(e as { code?: string }).code ?? (e as Error).message}${state.attempts > 1 ? ` (${state.attempts} attempts)` : ''}`, {
+      new AirlockError('NETWORK', `${what}: reading the source failed: ${(e as { code?: string }).code ?? (e as Error).message}${raw.attempts > 1 ? ` (${raw.attempts} attempts)` : ''}`, {
         hint: 'the source kept closing the connection before the blob was complete; retry the copy, or raise --retries',
         cause: e,
       });
     return verifiedStream(raw, desc, what, readError, opts.onProgress);
-  }
-
-  async *#resumable(desc: Descriptor, state: ReadState, budget: RetryBudget): AsyncGenerator<Buffer> {
-    const policy = this.client.transport.retryPolicy;
-    let received = 0;
-    let skip = 0;
-    for (let retry = 0; ; retry++) {
-      let failure: unknown;
-      try {
-        for await (const c of state.body) {
-          let chunk = c as Buffer;
-          if (skip > 0) {
-            if (chunk.length <= skip) {
-              skip -= chunk.length;
-              continue;
-            }
-            chunk = chunk.subarray(skip);
-            skip = 0;
-          }
-          received += chunk.length;
-          yield chunk;
-        }
-      } catch (e) {
-        failure = e;
-      }
-      // Stopped by the reader, complete, or too long (the verifier says so): nothing to continue.
-      if (state.closed || (!failure && received >= desc.size)) return;
-      if (budget.left <= 0) {
-        if (failure) throw failure;
-        return; // short: the verifier reports the truncation
-      }
-      budget.left--;
-      const delayMs = backoffMs(retry, policy);
-      const why = failure ? ((failure as { code?: string }).code ?? (failure as Error).message) : 'body ended early';
-      this.client.transport.noteRetry({
-        url: `${this.client.host}/v2/${this.repository}/blobs/${desc.digest}`,
-        attempt: retry + 1,
-        delayMs,
-        reason: `read cut at ${received} of ${desc.size} bytes (${why})`,
-      });
-      await sleep(delayMs);
-      if (state.closed) return;
-      const next = await this.client.getBlobFrom(this.repository, desc, received);
-      state.body = next.body;
-      state.attempts++;
-      skip = received - next.start;
-      if (state.closed) {
-        next.body.destroy();
-        return;
-      }
-    }
   }
 
   listTags(): Promise<string[]> {
