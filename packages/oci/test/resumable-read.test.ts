@@ -47,4 +47,21 @@ describe('ResumableRead', () => {
     await new Promise((res) => setImmediate(res));
     expect(first.destroyed).toBe(true);
   });
+
+  it('destroyed while a continuation is being asked for: the new body is let go without an unhandled error', async () => {
+    // Like undici's BodyReadable: destroyed before its end, it errors with "Request aborted".
+    const next = new Readable({ read() {}, destroy: (err, cb) => cb(err ?? new Error('Request aborted')) });
+    let answer!: (v: { body: Readable; start: number }) => void;
+    let asked!: () => void;
+    const askedFor = new Promise<void>((res) => (asked = res));
+    const readFrom: ReadFrom = () => (asked(), new Promise((a) => (answer = a)));
+    const r = new ResumableRead(body(0, 100), readFrom, { size: BLOB.length, budget: { left: 1 }, policy, noteRetry: () => undefined });
+    r.on('error', () => undefined);
+    r.resume();
+    await askedFor;
+    r.destroy();
+    answer({ body: next, start: 100 });
+    await new Promise((d) => setTimeout(d, 50));
+    expect(next.destroyed).toBe(true);
+  });
 });

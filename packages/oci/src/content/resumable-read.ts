@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
+import { discard } from '../util/body.js';
 import { sleep } from '../util/sleep.js';
 import { backoffMs, type RetryInfo, type RetryPolicy } from '../registry/transport.js';
 import type { RetryBudget } from './types.js';
@@ -65,7 +66,7 @@ export class ResumableRead extends Readable {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
-      body.on('error', () => undefined); // late errors of a body given up on
+      body.on('error', () => undefined); // a late error of a body given up on
       if (this.destroyed || this.#body !== body) return;
       this.#body = undefined;
       if (!failure && this.#received >= this.opts.size) this.push(null);
@@ -101,7 +102,7 @@ export class ResumableRead extends Readable {
       return;
     }
     if (this.destroyed) {
-      next.body.destroy();
+      discard(next.body);
       return;
     }
     this.attempts++;
@@ -116,7 +117,7 @@ export class ResumableRead extends Readable {
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
     const body = this.#body;
     this.#body = undefined;
-    if (body && !body.destroyed && !body.readableEnded) body.destroy();
+    if (body && !body.readableEnded) discard(body);
     cb(err);
   }
 }

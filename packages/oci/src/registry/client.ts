@@ -5,7 +5,7 @@ import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from '../manifest/mediatypes.js';
 import { type Manifest, parseManifest } from '../manifest/parse.js';
 import { indexSchema, type Descriptor } from '../manifest/schema.js';
 import { apiHost } from '../ref/reference.js';
-import { drain, readLimited } from '../util/body.js';
+import { discard, drain, readLimited } from '../util/body.js';
 import { Authenticator, pullScope, pushScope, unauthorized } from './auth.js';
 import type { CredentialProvider } from './credentials.js';
 import { responseError } from './errors.js';
@@ -110,7 +110,7 @@ export class RegistryClient {
     }
     const len = Number(header(res.headers, 'content-length') ?? '0');
     if (len > MAX_MANIFEST_BYTES) {
-      res.body.destroy();
+      discard(res.body);
       throw new AirlockError('MANIFEST_TOO_LARGE', `${what}: manifest of ${len} bytes exceeds 4 MiB`, {
         hint: 'registries refuse manifests over 4 MiB; this is not a manifest Airlock can copy',
       });
@@ -194,7 +194,7 @@ export class RegistryClient {
       const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
       if (m && Number(m[1]) === offset) return { body: res.body, start: offset };
       // A range we did not ask for: read it all again instead.
-      res.body.destroy();
+      discard(res.body);
       return this.getBlobFrom(repo, desc, 0);
     }
     throw await responseError(res, `blob ${this.registry}/${repo}@${desc.digest}`);

@@ -19,6 +19,16 @@ export async function readLimited(body: Readable, limit: number, what: string): 
   return Buffer.concat(chunks, n);
 }
 
+/**
+ * Stop reading a body nobody wants any more. An HTTP body destroyed before its end errors (undici:
+ * "Request aborted"); that error is the point, not a failure, and must not surface as an
+ * unhandled 'error' event that would end the process.
+ */
+export function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  if (!body.destroyed) body.destroy();
+}
+
 export async function drain(body: Readable | undefined | null): Promise<void> {
   if (!body) return;
   try {
