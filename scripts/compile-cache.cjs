@@ -61,6 +61,14 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
     return true;
   }
 
+  // The command this run executes (`mirror`, `verify`, ...; "default" for none): each command has
+  // its own cache holding the functions its runs compile, so `--version` does not deserialize
+  // mirror's code, nor mirror verify's (one cache shared by every command grew to their union,
+  // and each start paid for all of them). At most MAX_COMMANDS caches per build and runtime.
+  const word = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const command = word && /^[a-z][a-z0-9-]{0,40}$/.test(word) ? word : 'default';
+  const MAX_COMMANDS = 24;
+
   function cacheFile() {
     const setting = process.env.AIRLOCK_COMPILE_CACHE;
     if (setting && /^(off|0|false|no)$/i.test(setting)) return undefined;
@@ -75,15 +83,18 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
     // of different Node versions and flag sets side by side instead of overwriting each other.
     const runtime = [process.version, process.arch, process.execArgv.join(' '), process.env.NODE_OPTIONS ?? ''].join('\n');
     const key = sha256(`${sourceHash}\n${runtime}`).toString('hex').slice(0, 24);
-    return path.join(dir, `${name}-${key}.bin`);
+    return path.join(dir, `${name}-${key}-${command}.bin`);
   }
 
-  // The command this run executes (`mirror`, `verify`, ...): a cache written by `--version` holds
-  // little of `mirror`'s code, so a run of a command the cache has not seen yet rewrites it. What
-  // V8 writes then includes the functions it had from the cache: the cache becomes their union.
-  const word = process.argv.slice(2).find((a) => !a.startsWith('-'));
-  const command = word && /^[a-z][a-z0-9-]{0,40}$/.test(word) ? word : '-';
-  const MAX_COMMANDS = 24;
+  /** Whether this build and runtime may have one more command's cache. */
+  function roomFor(file) {
+    const prefix = path.basename(file).replace(/-[a-z][a-z0-9-]*\.bin$/, '-');
+    try {
+      return fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(prefix) && f.endsWith('.bin')).length < MAX_COMMANDS;
+    } catch {
+      return false;
+    }
+  }
 
   // File: MAGIC, SHA-256 of the rest, then "cmd,cmd,...\n" and V8's data.
   function readCache(file) {
@@ -124,7 +135,7 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
   // not written for 30 days go (a cache still in use is simply written again).
   function pruneCaches(keep) {
     const dir = path.dirname(keep);
-    const mine = new RegExp(`^${name}-[0-9a-f]{24}\\.bin(\\.\\d+\\.tmp)?$`);
+    const mine = new RegExp(`^${name}-[0-9a-f]{24}(-[a-z][a-z0-9-]*)?\\.bin(\\.\\d+\\.tmp)?$`);
     const cutoff = Date.now() - 30 * 24 * 3600 * 1000;
     try {
       for (const f of fs.readdirSync(dir)) {
@@ -167,11 +178,8 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
   const cache = file ? readCache(file) : undefined;
   const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapper, { filename, cachedData: cache?.data });
-  if (file) {
-    const seen = cache && !script.cachedDataRejected ? cache.commands : [];
-    // Written at exit, so the functions this run compiled lazily are in the cache too.
-    if (!seen.includes(command) && seen.length < MAX_COMMANDS) process.once('exit', () => writeCache(file, script, [...seen, command]));
-  }
+  // Written at exit, so the functions this run compiled lazily are in the cache too.
+  if (file && (!cache || script.cachedDataRejected) && (cache || roomFor(file))) process.once('exit', () => writeCache(file, script, [command]));
   script.runInThisContext().call(mod.exports, mod.exports, req, mod, filename, path.dirname(filename));
 }
 

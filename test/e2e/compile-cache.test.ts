@@ -35,7 +35,7 @@ function cachedCommands(file: string): string[] {
 }
 
 describe('bundles start with a V8 code cache', () => {
-  it('the first run writes a checksummed cache, later runs use it; a new command adds its code once', async () => {
+  it('the first run of a command writes its checksummed cache, later runs use it; each command has its own', async () => {
     const dir = cacheDir();
     const env = { AIRLOCK_COMPILE_CACHE: dir };
     const first = await runCli(['--version'], { env });
@@ -43,32 +43,46 @@ describe('bundles start with a V8 code cache', () => {
     const files = cacheFiles(dir);
     expect(files).toHaveLength(1);
     const file = files[0]!;
-    expect(path.basename(file)).toMatch(/^airlock-[0-9a-f]{24}\.bin$/);
+    expect(path.basename(file)).toMatch(/^airlock-[0-9a-f]{24}-default\.bin$/);
     expect(checksumValid(file)).toBe(true);
     expect(statSync(file).mode & 0o077).toBe(0);
-
-    expect(cachedCommands(file)).toEqual(['-']);
+    expect(cachedCommands(file)).toEqual(['default']);
 
     // A cache that was used is left alone; a rejected one would be replaced (renamed into place).
-    let ino = statSync(file).ino;
+    const ino = statSync(file).ino;
     expect((await runCli(['--version'], { env })).stdout.trim()).toBe(first.stdout.trim());
     expect(statSync(file).ino).toBe(ino);
 
-    // A command the cache has not run yet rewrites it once, adding that command's code.
+    // Another command writes its own cache once, and leaves the first one alone: a start does not
+    // load the code of commands it does not run.
     const mirror = await runCli(['mirror', '--help'], { env });
     expect(mirror.code).toBe(0);
     expect(mirror.stdout).toMatch(/Usage: airlock mirror/);
-    expect(statSync(file).ino).not.toBe(ino);
-    expect(checksumValid(file)).toBe(true);
-    expect(cachedCommands(file)).toEqual(['-', 'mirror']);
-    ino = statSync(file).ino;
-    expect((await runCli(['mirror', '--help'], { env })).code).toBe(0);
     expect(statSync(file).ino).toBe(ino);
-    expect(cacheFiles(dir)).toHaveLength(1);
+    const mirrorFile = cacheFiles(dir).find((f) => f !== file)!;
+    expect(path.basename(mirrorFile)).toBe(path.basename(file).replace(/-default\.bin$/, '-mirror.bin'));
+    expect(checksumValid(mirrorFile)).toBe(true);
+    expect(cachedCommands(mirrorFile)).toEqual(['mirror']);
+    const mirrorIno = statSync(mirrorFile).ino;
+    expect((await runCli(['mirror', '--help'], { env })).code).toBe(0);
+    expect(statSync(mirrorFile).ino).toBe(mirrorIno);
+    expect(cacheFiles(dir)).toHaveLength(2);
 
-    // Each bundle has its own cache.
+    // Each bundle has its own caches.
     expect((await runCli(['--help'], { env, bundle: 'copy.cjs' })).code).toBe(0);
-    expect(cacheFiles(dir).map((f) => path.basename(f).replace(/-.*/, '')).sort()).toEqual(['airlock', 'copy']);
+    expect(cacheFiles(dir).map((f) => path.basename(f).replace(/-.*/, '')).sort()).toEqual(['airlock', 'airlock', 'copy']);
+  });
+
+  it('at most 24 commands of one build keep a cache (a positional word is not a command)', async () => {
+    const dir = cacheDir();
+    const env = { AIRLOCK_COMPILE_CACHE: dir };
+    expect((await runCli(['--version'], { env })).code).toBe(0);
+    const [file] = cacheFiles(dir);
+    const prefix = path.basename(file!).replace(/default\.bin$/, '');
+    for (let i = 0; i < 23; i++) writeFileSync(path.join(dir, `${prefix}word${i}.bin`), 'x');
+    await runCli(['verify', '--help'], { env });
+    expect(cacheFiles(dir)).toHaveLength(24);
+    expect(cacheFiles(dir).some((f) => f.endsWith('-verify.bin'))).toBe(false);
   });
 
   it('a corrupted cache is detected by its checksum and replaced; V8 is never handed it', async () => {
@@ -99,6 +113,7 @@ describe('bundles start with a V8 code cache', () => {
     const old = new Date(Date.now() - 40 * 24 * 3600 * 1000);
     const files = {
       oldBuild: `airlock-${'a'.repeat(24)}.bin`,
+      oldCommand: `airlock-${'e'.repeat(24)}-mirror.bin`,
       oldTmp: `airlock-${'b'.repeat(24)}.bin.4242.tmp`,
       recentBuild: `airlock-${'c'.repeat(24)}.bin`,
       otherBundle: `copy-${'d'.repeat(24)}.bin`,
@@ -111,6 +126,7 @@ describe('bundles start with a V8 code cache', () => {
     expect((await runCli(['--version'], { env: { AIRLOCK_COMPILE_CACHE: dir } })).code).toBe(0);
     const left = readdirSync(dir);
     expect(left).not.toContain(files.oldBuild);
+    expect(left).not.toContain(files.oldCommand);
     expect(left).not.toContain(files.oldTmp);
     expect(left).toEqual(expect.arrayContaining([files.recentBuild, files.otherBundle, files.notOurs]));
     expect(cacheFiles(dir).filter((f) => path.basename(f).startsWith('airlock-') && checksumValid(f))).toHaveLength(1);
