@@ -85,7 +85,7 @@ const optionsOf = (input) => (input.valueName && /^[a-z0-9-]+(\|[a-z0-9-]+)+$/.t
 
 /** Report files of a step in GitLab jobs (a mirror shard's carry its CI_NODE_INDEX). */
 function reportFiles(w) {
-  const base = w.merge ? 'airlock-merged/mirror' : w.parallel ? `airlock-reports/${w.component}-\${CI_NODE_INDEX}` : `airlock-reports/${w.component}`;
+  const base = w.merge ? 'airlock-merged/report' : w.parallel ? `airlock-reports/${w.component}-\${CI_NODE_INDEX}` : `airlock-reports/${w.component}`;
   const files = {};
   if (has(w.step, 'report')) files.report = `${base}.json`;
   if (has(w.step, 'json-out')) files['json-out'] = `${base}.json`;

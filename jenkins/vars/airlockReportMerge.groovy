@@ -17,9 +17,9 @@ def call(Map parameters = [:]) {
         environment: [:],
         credentials: [],
         reports: [
-            'json-out': 'airlock-merged/mirror.json',
-            'junit': 'airlock-merged/mirror.xml',
-            'dotenv': 'airlock-merged/mirror.env'
+            'json-out': 'airlock-merged/report.json',
+            'junit': 'airlock-merged/report.xml',
+            'dotenv': 'airlock-merged/report.env'
         ]
     )
 }

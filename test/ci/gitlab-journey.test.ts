@@ -111,13 +111,13 @@ describe('GitLab components: bundle-create → bundle-load → verify → deploy
     const first = await runPipeline(repo);
     expect(first.code, first.output).toBe(0);
     type Merged = { totals: { images: number; failed: number }; images: Array<{ destination: string; status: string }> };
-    const merged = JSON.parse(read(repo, 'airlock-merged/mirror.json')) as Merged;
+    const merged = JSON.parse(read(repo, 'airlock-merged/report.json')) as Merged;
     expect(merged.totals).toMatchObject({ images: 3, failed: 0 });
     expect(merged.images.map((i) => i.destination).sort()).toEqual(['v1', 'v2', 'v3'].map((t) => `${dst.host}/synced/acme/app:${t}`));
     expect(merged.images.map((i) => i.status)).toEqual(['copied', 'copied', 'copied']);
     const again = await runPipeline(repo);
     expect(again.code, again.output).toBe(0);
-    const second = JSON.parse(read(repo, 'airlock-merged/mirror.json')) as Merged;
+    const second = JSON.parse(read(repo, 'airlock-merged/report.json')) as Merged;
     expect(second.images.map((i) => i.status)).toEqual(['skipped', 'skipped', 'skipped']);
   });
 });

@@ -73,12 +73,12 @@ describe('GitLab components in real pipelines (gitlab-ci-local, shell executor)'
     for (const f of ['mirror-1.xml', 'mirror-2.xml', 'mirror-3.xml']) expect(read(repo, `airlock-reports/${f}`)).toMatch(/<testsuite /);
 
     // The merge: one JSON and one JUnit report of all five images, and their digests as dotenv.
-    const merged = JSON.parse(read(repo, 'airlock-merged/mirror.json')) as { ok: boolean; command: string; images: { destination: string; destinationDigest: string }[]; totals: { images: number; failed: number } };
+    const merged = JSON.parse(read(repo, 'airlock-merged/report.json')) as { ok: boolean; command: string; images: { destination: string; destinationDigest: string }[]; totals: { images: number; failed: number } };
     expect(merged).toMatchObject({ ok: true, command: 'mirror', totals: { images: 5, failed: 0 } });
-    const junit = read(repo, 'airlock-merged/mirror.xml');
+    const junit = read(repo, 'airlock-merged/report.xml');
     expect(junit.match(/<testcase /g)).toHaveLength(5);
     expect(junit).not.toMatch(/<failure/);
-    const env = read(repo, 'airlock-merged/mirror.env');
+    const env = read(repo, 'airlock-merged/report.env');
     expect(env).toMatch(/^AIRLOCK_IMAGES=5\nAIRLOCK_FAILED=0\n/);
     for (const [i, d] of digests.entries()) expect(env).toContain(`AIRLOCK_DIGEST_ACME_IMG_${i}_V1=${d}\n`);
     for (const line of env.trimEnd().split('\n')) expect(line).toMatch(/^[A-Za-z0-9_]+=[^"'\s]+$/);
