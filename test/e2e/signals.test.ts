@@ -151,6 +151,36 @@ describe('SIGINT/SIGTERM mid-copy', () => {
     await proxy.close();
   });
 
+  it('SIGTERM during verify: exit 143, the image being checked is INTERRUPTED in the reports, not failed by its rule', async () => {
+    const work = makeTempDir('sigverify');
+    const direct = { AIRLOCK_REGISTRY: reg.host, AIRLOCK_REGISTRY_USER: reg.username!, AIRLOCK_REGISTRY_PASSWORD: reg.password!, COSIGN_PASSWORD: REGISTRY_PASSWORD };
+    const key = path.join(work, 'k');
+    expect((await runCli(['key', 'generate', '--output-key-prefix', key], { env: direct })).code).toBe(0);
+    const signed = await runCli(['sign', '--key', `${key}.key`, `${reg.host}/src/b:v1`], { env: direct });
+    expect(signed.code, signed.stderr).toBe(0);
+    // The signature's payload blob trickles through the proxy: the check is mid-way when the signal comes.
+    proxy = await startSlowProxy(reg.host, { bytesPerTick: 16, tickMs: 200 });
+    const report = path.join(work, 'verify.json');
+    const junit = path.join(work, 'verify.xml');
+    const run = start(['verify', '--key', `${key}.pub`, `${proxy.host}/src/b:v1`, '--report', report, '--junit', junit], creds());
+    await proxy.blobStarted;
+    await new Promise((r) => setTimeout(r, 300));
+    run.kill('SIGTERM');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(143);
+    expectNoStack(r);
+    expect(r.stderr).toMatch(/interrupted by SIGTERM: 1 image not verified \(marked INTERRUPTED in the reports\)/);
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as { ok: boolean; images: { ok: boolean; failures: string[]; error?: { code: string; message: string } }[] };
+    expect(rep.ok).toBe(false);
+    expect(rep.images[0]!.error).toMatchObject({ code: 'INTERRUPTED', message: 'interrupted by SIGTERM before it finished' });
+    expect(rep.images[0]!.failures).toEqual(['interrupted by SIGTERM before it finished']);
+    expect(readFileSync(junit, 'utf8')).toMatch(/interrupted by SIGTERM before it finished/);
+    await proxy.close();
+    // Without the throttle the same check passes: the signature was never the problem.
+    const again = await runCli(['verify', '--key', `${key}.pub`, `${reg.host}/src/b:v1`], { env: direct });
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   it('a second signal exits at once, removing the temp files it was writing', async () => {
     proxy = await startSlowProxy(reg.host, { bytesPerTick: 1024, tickMs: 200 });
     const work = makeTempDir('sig2');

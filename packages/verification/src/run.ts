@@ -1,5 +1,5 @@
 import { mapSettled, toAirlockError, type Registries } from '@airlock/oci';
-import { formatDuration, Logger, writeDotenv, writeFileAtomic } from '@airlock/step-kit';
+import { formatDuration, INTERRUPT_EXIT, interruptedBy, interruptedError, interruptSignal, Logger, writeDotenv, writeFileAtomic } from '@airlock/step-kit';
 import { verifyOutputValues } from './outputs.js';
 import { satisfying, verifyImage, type Target, type VerifyImageOptions } from './engine.js';
 import type { ImageResult } from './model.js';
@@ -47,7 +47,10 @@ export async function runVerification(targets: Target[], ruleFor: RuleFor, o: Ru
   try {
     settled = await mapSettled(targets, o.concurrency ?? 4, async (t) => {
       const rule = ruleFor(t);
-      const r = typeof rule === 'string' ? noRule(t, rule) : await verifyImage(t, rule, { registries: o.registries, ...(o.identity ? { identity: o.identity } : {}) });
+      let r = typeof rule === 'string' ? noRule(t, rule) : await verifyImage(t, rule, { registries: o.registries, ...(o.identity ? { identity: o.identity } : {}) });
+      // Checks cut short by SIGINT/SIGTERM prove nothing either way: the image is marked
+      // INTERRUPTED, not as failing its rule. One that finished before the signal keeps its result.
+      if (!r.ok && interruptSignal().aborted) r = interrupted(r);
       if (typeof rule !== 'string') rules.set(t, rule);
       logImage(log, r, o.command);
       return r;
@@ -60,8 +63,9 @@ export async function runVerification(targets: Target[], ruleFor: RuleFor, o: Ru
     // verifyImage reports its own failures; this is a bug or an unexpected I/O error.
     const t = targets[i] as Target;
     const err = toAirlockError(s.reason, 'REGISTRY');
-    const r = noRule(t, `verification failed: ${err.message}`);
+    let r = noRule(t, `verification failed: ${err.message}`);
     r.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+    if (interruptSignal().aborted) r = interrupted(r);
     logImage(log, r, o.command);
     return r;
   });
@@ -94,7 +98,19 @@ export async function runVerification(targets: Target[], ruleFor: RuleFor, o: Ru
     log.error(`${failed.length} image${failed.length === 1 ? '' : 's'} failed verification:`);
     for (const r of failed) for (const f of r.failures) log.error(`  ${r.reference}: ${f}`);
   }
+  const sig = interruptedBy();
+  if (sig) {
+    const n = results.filter((r) => r.error?.code === 'INTERRUPTED').length;
+    log.error(`interrupted by ${sig}: ${n} image${n === 1 ? '' : 's'} not verified (marked INTERRUPTED in the reports); run the command again to finish`);
+    return INTERRUPT_EXIT[sig];
+  }
   return failed.length ? 1 : 0;
+}
+
+/** A result whose checks were cut by the interrupt: INTERRUPTED, with what was seen kept. */
+function interrupted(r: ImageResult): ImageResult {
+  const err = interruptedError();
+  return { ...r, failures: [err.message], error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } };
 }
 
 function logImage(log: Logger, r: ImageResult, command: string): void {
