@@ -80,9 +80,11 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
     // Someone else's or a shared writable directory could hand us code to run: not used.
     if (uid !== undefined && (st.uid !== uid || (st.mode & 0o022) !== 0)) return undefined;
     // V8 rejects a cache from another V8 version or other flags by itself; the key keeps caches
-    // of different Node versions and flag sets side by side instead of overwriting each other.
+    // of different Node versions and flag sets side by side instead of overwriting each other. The
+    // bundle's path is in the key too: V8 keeps the script name a cache was made with, so a copy of
+    // the same build elsewhere would otherwise name the other file in its stack traces.
     const runtime = [process.version, process.arch, process.execArgv.join(' '), process.env.NODE_OPTIONS ?? ''].join('\n');
-    const key = sha256(`${sourceHash}\n${runtime}`).toString('hex').slice(0, 24);
+    const key = sha256(`${sourceHash}\n${runtime}\n${path.resolve(filename)}`).toString('hex').slice(0, 24);
     return path.join(dir, `${name}-${key}-${command}.bin`);
   }
 

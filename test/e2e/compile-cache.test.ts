@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectNoStack, runCli } from '../helpers/cli.js';
@@ -83,6 +84,25 @@ describe('bundles start with a V8 code cache', () => {
     await runCli(['verify', '--help'], { env });
     expect(cacheFiles(dir)).toHaveLength(24);
     expect(cacheFiles(dir).some((f) => f.endsWith('-verify.bin'))).toBe(false);
+  });
+
+  it('a copy of the same bundle elsewhere has its own cache, and its stack traces name its own file', () => {
+    const dir = cacheDir();
+    const work = makeTempDir('ccpath');
+    const require = createRequire(import.meta.url);
+    const { bundleText } = require(path.join(repoRoot, 'scripts/compile-cache.cjs')) as { bundleText: (name: string, program: string, note: string) => string };
+    const text = bundleText('where', 'process.stdout.write(new Error("x").stack.split("\\n")[1]);\n', 'test');
+    const files = ['a', 'b'].map((d) => {
+      mkdirSync(path.join(work, d));
+      writeFileSync(path.join(work, d, 'where.cjs'), text);
+      return path.join(work, d, 'where.cjs');
+    });
+    const env = { PATH: process.env.PATH, AIRLOCK_COMPILE_CACHE: dir };
+    const at = (f: string) => execFileSync(process.execPath, [f], { env, encoding: 'utf8' });
+    expect(at(files[0]!)).toContain(files[0]);
+    expect(at(files[0]!)).toContain(files[0]); // from the cache
+    expect(at(files[1]!)).toContain(files[1]);
+    expect(cacheFiles(dir)).toHaveLength(2);
   });
 
   it('a corrupted cache is detected by its checksum and replaced; V8 is never handed it', async () => {
