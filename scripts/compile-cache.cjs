@@ -90,7 +90,9 @@ function runBundle(marker, sourceHash, name, mod, req, filename) {
 
   /** Whether this build and runtime may have one more command's cache. */
   function roomFor(file) {
-    const prefix = path.basename(file).replace(/-[a-z][a-z0-9-]*\.bin$/, '-');
+    // NAME-KEY- (the name may hold hyphens, the command too; the key is 24 hex digits).
+    const prefix = /^(.*-[0-9a-f]{24}-)[a-z][a-z0-9-]*\.bin$/.exec(path.basename(file))?.[1];
+    if (!prefix) return false;
     try {
       return fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(prefix) && f.endsWith('.bin')).length < MAX_COMMANDS;
     } catch {
