@@ -294,16 +294,17 @@ const groovyValue = (v) => (Array.isArray(v) ? `[${v.map(groovyValue).join(', ')
 /** A credential declaration, one entry per line (lines stay under CodeNarc's 120 characters). */
 const credential = (entries) => `[\n                ${entries.join(',\n                ')}\n            ]`;
 
+/**
+ * Credentials other than the registry's (airlockExecute declares that one: `registryCredentials:
+ * true`), as { parameter, type, fields }: `fields` are the Groovy map entries.
+ */
 function jenkinsCredentials(w) {
   const creds = [];
-  if (has(w.step, 'registry-user')) {
-    creds.push(credential(["parameter: 'registryCredentialsId'", "type: 'usernamePassword'", "usernameVariable: 'AIRLOCK_REGISTRY_USER'", "passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'"]));
-  }
   for (const [input, parameter] of Object.entries(w.fileCredentials ?? {})) {
-    creds.push(credential([`parameter: ${gq(parameter)}`, "type: 'file'", `variable: ${gq(`AIRLOCK_CREDENTIAL_${input.toUpperCase().replace(/-/g, '_')}`)}`, `input: ${gq(input)}`]));
+    creds.push({ parameter, type: 'file', fields: [`variable: ${gq(`AIRLOCK_CREDENTIAL_${input.toUpperCase().replace(/-/g, '_')}`)}`, `input: ${gq(input)}`] });
   }
   for (const i of w.step.inputs.filter((x) => x.secret && x.env && !x.name.startsWith('registry'))) {
-    creds.push(credential([`parameter: ${gq(`${camel(i.name)}CredentialsId`)}`, "type: 'string'", `variable: ${gq(i.env)}`]));
+    creds.push({ parameter: `${camel(i.name)}CredentialsId`, type: 'string', fields: [`variable: ${gq(i.env)}`] });
   }
   return creds;
 }
@@ -331,6 +332,17 @@ function jenkinsVar(w) {
   const inputs = wrapperInputs(w.step).filter((i) => i.name !== 'shard' || !w.parallel);
   const files = Object.fromEntries(Object.entries(reportFiles(w)).map(([k, v]) => [k, v.replace('-${CI_NODE_INDEX}', '')]));
   const list = (items, indent) => items.map((x, n) => `${indent}${x}${n < items.length - 1 ? ',' : ''}`);
+  // Several items a line, each line under CodeNarc's 120 characters.
+  const packed = (items, indent) => {
+    const out = [];
+    for (const [n, x] of items.entries()) {
+      const item = `${x}${n < items.length - 1 ? ',' : ''}`;
+      if (out.length && out[out.length - 1].length + 1 + item.length <= 116) out[out.length - 1] += ` ${item}`;
+      else out.push(`${indent}${item}`);
+    }
+    return out;
+  };
+  const creds = jenkinsCredentials(w);
   const lines = [
     `// ${HEADER}`,
     `// ${w.jenkins}: airlock ${w.cli.join(' ')} (see ${w.jenkins}.txt).`,
@@ -342,11 +354,12 @@ function jenkinsVar(w) {
     `        name: ${gq(w.jenkins)},`,
     '        parameters: parameters,',
     '        inputs: [',
-    ...list(inputs.map((i) => `${camel(i.name)}: ${gq(i.name)}`), '            '),
+    ...packed(inputs.map((i) => gq(i.name)), '            '),
     '        ],',
     `        environment: [${jenkinsEnvParameters(w).join(', ') || ':'}],`,
-    `        credentials: [${jenkinsCredentials(w).length ? '' : '],'}`,
-    ...(jenkinsCredentials(w).length ? [...list(jenkinsCredentials(w), '            '), '        ],'] : []),
+    ...(has(w.step, 'registry-user') ? ['        registryCredentials: true,'] : []),
+    `        credentials: [${creds.length ? '' : '],'}`,
+    ...(creds.length ? [...list(creds.map((c) => credential([`parameter: ${gq(c.parameter)}`, `type: ${gq(c.type)}`, ...c.fields])), '            '), '        ],'] : []),
     ...(Object.keys(files).length
       ? ['        reports: [', ...list(Object.entries(files).map(([k, v]) => `${gq(k)}: ${gq(v)}`), '            '), '        ]']
       : ['        reports: [:]']),
@@ -371,13 +384,11 @@ function jenkinsHelp(w) {
     lines.push(`  ${camel(i.name)}: ${i.type === 'string[]' ? 'list' : i.type}${def}`, `      ${i.description}`);
   }
   for (const e of jenkinsEnvParameters(w)) lines.push(`  ${e.split(':')[0]}: string`, '      the registry host the registry credentials are for');
-  const creds = jenkinsCredentials(w);
+  const creds = [...(has(w.step, 'registry-user') ? [{ parameter: 'registryCredentialsId', type: 'usernamePassword' }] : []), ...jenkinsCredentials(w)];
   if (creds.length) {
     lines.push('', 'Credentials (Jenkins credential ids; bound with withCredentials, never in a command line):');
     for (const c of creds) {
-      const param = /parameter: '([^']+)'/.exec(c)[1];
-      const type = /type: '([^']+)'/.exec(c)[1];
-      lines.push(`  ${param}: a ${type === 'usernamePassword' ? 'username with password' : type === 'file' ? 'secret file' : 'secret text'} credential`);
+      lines.push(`  ${c.parameter}: a ${c.type === 'usernamePassword' ? 'username with password' : c.type === 'file' ? 'secret file' : 'secret text'} credential`);
     }
   }
   const files = Object.entries(reportFiles(w));

@@ -8,35 +8,13 @@ def call(Map parameters = [:]) {
         name: 'airlockBundleCreate',
         parameters: parameters,
         inputs: [
-            file: 'file',
-            output: 'output',
-            splitSize: 'split-size',
-            since: 'since',
-            signKey: 'sign-key',
-            passwordFile: 'password-file',
-            requireSignature: 'require-signature',
-            key: 'key',
-            policy: 'policy',
-            platform: 'platform',
-            noReferrers: 'no-referrers',
-            concurrency: 'concurrency',
-            dryRun: 'dry-run',
-            report: 'report',
-            quiet: 'quiet',
-            dotenv: 'dotenv',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries'
+            'file', 'output', 'split-size', 'since', 'sign-key', 'password-file', 'require-signature', 'key',
+            'policy', 'platform', 'no-referrers', 'concurrency', 'dry-run', 'report', 'quiet', 'dotenv',
+            'insecure-registry', 'ca-file', 'certs-dir', 'retries'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
+        registryCredentials: true,
         credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ],
             [
                 parameter: 'keyCredentialsId',
                 type: 'file',

@@ -8,33 +8,12 @@ def call(Map parameters = [:]) {
         name: 'airlockBundleLoad',
         parameters: parameters,
         inputs: [
-            bundleFile: 'bundle-file',
-            to: 'to',
-            rewrite: 'rewrite',
-            chartRepo: 'chart-repo',
-            key: 'key',
-            noReferrers: 'no-referrers',
-            concurrency: 'concurrency',
-            chunkSize: 'chunk-size',
-            dryRun: 'dry-run',
-            junit: 'junit',
-            report: 'report',
-            quiet: 'quiet',
-            dotenv: 'dotenv',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries'
+            'bundle-file', 'to', 'rewrite', 'chart-repo', 'key', 'no-referrers', 'concurrency', 'chunk-size',
+            'dry-run', 'junit', 'report', 'quiet', 'dotenv', 'insecure-registry', 'ca-file', 'certs-dir', 'retries'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
-        credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ]
-        ],
+        registryCredentials: true,
+        credentials: [],
         reports: [
             'report': 'airlock-reports/bundle-load.json',
             'junit': 'airlock-reports/bundle-load.xml',

@@ -9,32 +9,12 @@ def call(Map parameters = [:]) {
         name: 'airlockCopy',
         parameters: parameters,
         inputs: [
-            source: 'source',
-            destination: 'destination',
-            platform: 'platform',
-            noReferrers: 'no-referrers',
-            concurrency: 'concurrency',
-            chunkSize: 'chunk-size',
-            force: 'force',
-            dryRun: 'dry-run',
-            report: 'report',
-            junit: 'junit',
-            quiet: 'quiet',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries',
-            dotenv: 'dotenv'
+            'source', 'destination', 'platform', 'no-referrers', 'concurrency', 'chunk-size', 'force', 'dry-run',
+            'report', 'junit', 'quiet', 'insecure-registry', 'ca-file', 'certs-dir', 'retries', 'dotenv'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
-        credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ]
-        ],
+        registryCredentials: true,
+        credentials: [],
         reports: [
             'report': 'airlock-reports/copy.json',
             'junit': 'airlock-reports/copy.xml',

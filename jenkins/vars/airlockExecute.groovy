@@ -5,19 +5,32 @@
 //   Base64) and is written into the workspace once.
 // - Parameters go to the step as ONE JSON object in AIRLOCK_PARAMS (withEnv), read by the step
 //   through its own input definitions: no value is ever put into a shell command line.
-// - Credentials are declared as data by each step and bound with withCredentials
-//   (usernamePassword, file, string); the step reads them from its environment.
+// - Credentials are declared as data by each step (`registryCredentials: true` for the registry's
+//   user and password) and bound with withCredentials (usernamePassword, file, string); the step
+//   reads them from its environment.
 // - The sh script is a single-quoted constant: Groovy never interpolates anything into it.
 // - JUnit reports are recorded and airlock-reports/ archived when present; a failure stops the
 //   build with the step's own one-line message.
 import groovy.json.JsonOutput
 
+// The registry's user and password, from a Jenkins usernamePassword credential (registryCredentialsId).
+@groovy.transform.Field
+static final Map REGISTRY_CREDENTIALS = [
+    parameter: 'registryCredentialsId',
+    type: 'usernamePassword',
+    usernameVariable: 'AIRLOCK_REGISTRY_USER',
+    passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD',
+]
+
 def call(Map config) {
     String name = config.name
     Map parameters = config.parameters ?: [:]
-    Map inputs = config.inputs ?: [:]
+    // The step's input names (kebab-case, as the CLI has them); each is the camelCase parameter.
+    Map inputs = (config.inputs ?: []).collectEntries { String input ->
+        [(input.replaceAll(/-([a-z0-9])/) { String all, String c -> c.toUpperCase() }): input]
+    }
     Map environment = config.environment ?: [:]
-    List credentials = config.credentials ?: []
+    List credentials = (config.registryCredentials ? [REGISTRY_CREDENTIALS] : []) + (config.credentials ?: [])
     Map reports = config.reports ?: [:]
 
     Set credentialParameters = credentials.collect { it.parameter } as Set

@@ -8,30 +8,12 @@ def call(Map parameters = [:]) {
         name: 'airlockImageBuild',
         parameters: parameters,
         inputs: [
-            base: 'base',
-            to: 'to',
-            bundleDir: 'bundle-dir',
-            revision: 'revision',
-            source: 'source',
-            created: 'created',
-            sbom: 'sbom',
-            signKey: 'sign-key',
-            passwordFile: 'password-file',
-            concurrency: 'concurrency',
-            report: 'report',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries'
+            'base', 'to', 'bundle-dir', 'revision', 'source', 'created', 'sbom', 'sign-key', 'password-file',
+            'concurrency', 'report', 'insecure-registry', 'ca-file', 'certs-dir', 'retries'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
+        registryCredentials: true,
         credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ],
             [
                 parameter: 'keyCredentialsId',
                 type: 'file',

@@ -8,33 +8,12 @@ def call(Map parameters = [:]) {
         name: 'airlockMirror',
         parameters: parameters,
         inputs: [
-            file: 'file',
-            to: 'to',
-            rewrite: 'rewrite',
-            platform: 'platform',
-            noReferrers: 'no-referrers',
-            concurrency: 'concurrency',
-            chunkSize: 'chunk-size',
-            force: 'force',
-            dryRun: 'dry-run',
-            report: 'report',
-            junit: 'junit',
-            quiet: 'quiet',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries',
-            dotenv: 'dotenv'
+            'file', 'to', 'rewrite', 'platform', 'no-referrers', 'concurrency', 'chunk-size', 'force', 'dry-run',
+            'report', 'junit', 'quiet', 'insecure-registry', 'ca-file', 'certs-dir', 'retries', 'dotenv'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
-        credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ]
-        ],
+        registryCredentials: true,
+        credentials: [],
         reports: [
             'report': 'airlock-reports/mirror.json',
             'junit': 'airlock-reports/mirror.xml',

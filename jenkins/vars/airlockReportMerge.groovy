@@ -8,11 +8,7 @@ def call(Map parameters = [:]) {
         name: 'airlockReportMerge',
         parameters: parameters,
         inputs: [
-            reports: 'reports',
-            jsonOut: 'json-out',
-            junit: 'junit',
-            dotenv: 'dotenv',
-            quiet: 'quiet'
+            'reports', 'json-out', 'junit', 'dotenv', 'quiet'
         ],
         environment: [:],
         credentials: [],

@@ -8,32 +8,13 @@ def call(Map parameters = [:]) {
         name: 'airlockSign',
         parameters: parameters,
         inputs: [
-            images: 'images',
-            key: 'key',
-            annotations: 'annotations',
-            recursive: 'recursive',
-            format: 'format',
-            identity: 'identity',
-            keyless: 'keyless',
-            identityToken: 'identity-token',
-            fulcioUrl: 'fulcio-url',
-            rekorUrl: 'rekor-url',
-            tlogUpload: 'tlog-upload',
-            passwordFile: 'password-file',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries',
-            report: 'report'
+            'images', 'key', 'annotations', 'recursive', 'format', 'identity', 'keyless', 'identity-token',
+            'fulcio-url', 'rekor-url', 'tlog-upload', 'password-file', 'insecure-registry', 'ca-file', 'certs-dir',
+            'retries', 'report'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
+        registryCredentials: true,
         credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ],
             [
                 parameter: 'keyCredentialsId',
                 type: 'file',

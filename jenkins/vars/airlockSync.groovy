@@ -8,33 +8,13 @@ def call(Map parameters = [:]) {
         name: 'airlockSync',
         parameters: parameters,
         inputs: [
-            file: 'file',
-            maxFailures: 'max-failures',
-            onFailureExec: 'on-failure-exec',
-            prune: 'prune',
-            platform: 'platform',
-            noReferrers: 'no-referrers',
-            concurrency: 'concurrency',
-            chunkSize: 'chunk-size',
-            force: 'force',
-            dryRun: 'dry-run',
-            report: 'report',
-            junit: 'junit',
-            quiet: 'quiet',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries'
+            'file', 'max-failures', 'on-failure-exec', 'prune', 'platform', 'no-referrers', 'concurrency',
+            'chunk-size', 'force', 'dry-run', 'report', 'junit', 'quiet', 'insecure-registry', 'ca-file',
+            'certs-dir', 'retries'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
-        credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ]
-        ],
+        registryCredentials: true,
+        credentials: [],
         reports: [
             'report': 'airlock-reports/sync.json',
             'junit': 'airlock-reports/sync.xml'

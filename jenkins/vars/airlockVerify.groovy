@@ -8,38 +8,14 @@ def call(Map parameters = [:]) {
         name: 'airlockVerify',
         parameters: parameters,
         inputs: [
-            image: 'image',
-            key: 'key',
-            trustedRoot: 'trusted-root',
-            caRoots: 'ca-roots',
-            caIntermediates: 'ca-intermediates',
-            certificateIdentity: 'certificate-identity',
-            certificateIdentityRegexp: 'certificate-identity-regexp',
-            certificateOidcIssuer: 'certificate-oidc-issuer',
-            certificateOidcIssuerRegexp: 'certificate-oidc-issuer-regexp',
-            identity: 'identity',
-            identityRewrite: 'identity-rewrite',
-            ignoreIdentity: 'ignore-identity',
-            policy: 'policy',
-            file: 'file',
-            report: 'report',
-            junit: 'junit',
-            quiet: 'quiet',
-            insecureRegistry: 'insecure-registry',
-            caFile: 'ca-file',
-            certsDir: 'certs-dir',
-            retries: 'retries',
-            dotenv: 'dotenv'
+            'image', 'key', 'trusted-root', 'ca-roots', 'ca-intermediates', 'certificate-identity',
+            'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp', 'identity',
+            'identity-rewrite', 'ignore-identity', 'policy', 'file', 'report', 'junit', 'quiet',
+            'insecure-registry', 'ca-file', 'certs-dir', 'retries', 'dotenv'
         ],
         environment: [registry: 'AIRLOCK_REGISTRY'],
-        credentials: [
-            [
-                parameter: 'registryCredentialsId',
-                type: 'usernamePassword',
-                usernameVariable: 'AIRLOCK_REGISTRY_USER',
-                passwordVariable: 'AIRLOCK_REGISTRY_PASSWORD'
-            ]
-        ],
+        registryCredentials: true,
+        credentials: [],
         reports: [
             'report': 'airlock-reports/verify.json',
             'junit': 'airlock-reports/verify.xml',
