@@ -8,7 +8,6 @@ import { pushBlob, type BlobOpener, type UploadOptions, type UploadOutcome } fro
 import { ResumableRead } from './resumable-read.js';
 import type { ContentSink, ContentSource, OpenBlobOptions } from './types.js';
 
-
 /** One repository of a registry, as a source and a sink. */
 export class RegistryRepo implements ContentSource, ContentSink {
   readonly name: string;

@@ -29,8 +29,6 @@ export class ResumableRead extends Readable {
   #received = 0;
   #skip = 0;
   #retry = 0;
-  /** Requests made for this blob so far. */
-  attempts = 1;
   /**
    * Continuations run in the context the read was opened in (body events arrive in the context of
    * whoever opened the pooled connection), so their retries are billed to the right image.
@@ -105,9 +103,13 @@ export class ResumableRead extends Readable {
       discard(next.body);
       return;
     }
-    this.attempts++;
     this.#skip = this.#received - next.start;
     this.#attach(next.body);
+  }
+
+  /** Requests made for this blob so far: the first, and one per continuation. */
+  get attempts(): number {
+    return this.#retry + 1;
   }
 
   override _read(): void {
